@@ -1,0 +1,22 @@
+// Side outputs of one forward pass: auxiliary losses to add to the objective, and statistics to log.
+#pragma once
+
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+
+namespace lab {
+
+struct ForwardState {
+  bool training = false;
+  // Summed into the training objective (each already weighted by its plugin).
+  std::map<std::string, torch::Tensor> aux_losses;
+  // Averaged over the steps between two log lines and written to metrics.jsonl.
+  std::map<std::string, double> stats;
+
+  void add_loss(const std::string& name, const torch::Tensor& loss);
+  void add_stat(const std::string& name, double value) { stats[name] += value; }
+};
+
+}  // namespace lab

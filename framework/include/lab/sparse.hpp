@@ -1,0 +1,25 @@
+// Sparse slot: decides which keys each query may attend to, and attends over them.
+#pragma once
+
+#include <lab/forward_state.hpp>
+#include <lab/kernel.hpp>
+
+#include <torch/nn/module.h>
+
+#include <string>
+
+namespace lab {
+
+class Sparse : public torch::nn::Module {
+ public:
+  // Same contract as Kernel::attend; `x` is the block input [B, T, d_model]; `dense` is the kernel slot.
+  virtual torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const KernelArgs& args, const Kernel& dense,
+                               ForwardState& state) = 0;
+  // Called when a training stage starts; `mode` is the stage's `mode` key ("" when unset).
+  virtual void set_mode(const std::string& mode) { (void)mode; }
+};
+
+using SparsePtr = std::shared_ptr<Sparse>;
+
+}  // namespace lab
