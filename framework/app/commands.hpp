@@ -1,0 +1,12 @@
+// Sub-commands of the lab program.
+#pragma once
+
+namespace lab::app {
+
+// Parses argv, runs the command and returns the exit code; throws lab::InputError for bad input.
+int dispatch(int argc, char** argv);
+
+int run_train(int argc, char** argv);    // lab --recipe FILE ...
+int run_plugins(int argc, char** argv);  // lab plugins [NAME]
+
+}  // namespace lab::app

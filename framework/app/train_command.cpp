@@ -1,0 +1,64 @@
+#include "commands.hpp"
+
+#include "recipe/config.hpp"
+#include "recipe/recipe.hpp"
+#include "registry/registry.hpp"
+#include "train/trainer.hpp"
+
+#include <lab/error.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+namespace po = boost::program_options;
+
+namespace lab::app {
+
+int run_train(int argc, char** argv) {
+  po::options_description opts("lab --recipe FILE [options]");
+  opts.add_options()("help,h", "show this help")
+      ("recipe,r", po::value<std::string>(), "TOML recipe to train")
+      ("set,s", po::value<std::vector<std::string>>()->composing(), "override a key: section.key=value (repeatable)")
+      ("plugin-path,P", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")
+      ("resume", "continue the run from its checkpoint")
+      ("overwrite", "replace an existing run folder")
+      ("stop-after", po::value<int64_t>()->default_value(0), "stop with a checkpoint after N steps")
+      ("dry-run", "validate the recipe and print it resolved; train nothing")
+      ("quiet,q", "no progress output");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& err) {
+    throw InputError(std::string(err.what()) + " (see lab --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (!vm.count("recipe")) throw InputError("--recipe FILE is required (see lab --help)");
+  if (vm.count("resume") && vm.count("overwrite")) throw InputError("--resume and --overwrite exclude each other");
+  if (vm["stop-after"].as<int64_t>() < 0) throw InputError("--stop-after must not be negative");
+
+  Recipe recipe = Recipe::load(vm["recipe"].as<std::string>());
+  if (vm.count("set"))
+    for (const auto& assignment : vm["set"].as<std::vector<std::string>>()) recipe.set(assignment);
+  std::vector<std::string> plugin_paths;
+  if (vm.count("plugin-path")) plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
+  PluginRegistry registry;
+  Config config = resolve_config(recipe, plugin_paths, registry);
+  if (vm.count("dry-run")) {
+    std::cout << to_toml(config.resolved);
+    return 0;
+  }
+  TrainOptions options;
+  options.resume = vm.count("resume") != 0;
+  options.overwrite = vm.count("overwrite") != 0;
+  options.stop_after = vm["stop-after"].as<int64_t>();
+  options.quiet = vm.count("quiet") != 0;
+  RunResult result = train(config, options);
+  return result.finished ? 0 : 3;
+}
+
+}  // namespace lab::app

@@ -1,0 +1,37 @@
+// Rotary embedding machinery shared by the RoPE plugins: they supply frequencies and scales.
+#pragma once
+
+#include <lab/rope.hpp>
+
+#include <map>
+#include <mutex>
+
+namespace lab {
+
+class Rotary : public Rope {
+ public:
+  Rotary(int64_t dim, RopeLayout layout);
+  torch::Tensor apply(const torch::Tensor& x, int64_t offset = 0) const override;
+  std::pair<torch::Tensor, torch::Tensor> tables(int64_t seq_len, torch::Device device) const override;
+  int64_t dim() const override { return dim_; }
+  RopeLayout layout() const { return layout_; }
+
+ protected:
+  // Inverse frequencies [dim/2] (float64) for a sequence of `seq_len` positions.
+  virtual torch::Tensor inv_freq(int64_t seq_len) const = 0;
+  // Positions are multiplied by this before the angle (linear scaling: 1/factor).
+  virtual double position_scale() const { return 1.0; }
+  // cos and sin are multiplied by this (YaRN's attention temperature in the HF convention).
+  virtual double table_scale() const { return 1.0; }
+
+ private:
+  int64_t dim_;
+  RopeLayout layout_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::pair<int64_t, std::string>, std::pair<torch::Tensor, torch::Tensor>> cache_;
+};
+
+// Standard inverse frequencies base^(-2i/dim), i = 0..dim/2-1, in float64.
+torch::Tensor rope_inv_freq(int64_t dim, double base);
+
+}  // namespace lab

@@ -1,0 +1,334 @@
+// lab::Tokenizer on top of SentencePiece, which lives in its own library loaded at run time.
+//
+// Debian's libsentencepiece carries a private copy of protobuf 3.14 and exports its symbols; LibTorch
+// loads the system libprotobuf (3.21). With both in the global symbol scope the process dies while
+// loading (each library's protobuf calls land in the other one). So only the small bridge library
+// lab_sentencepiece.so links SentencePiece, and lab_core opens it with RTLD_LOCAL | RTLD_DEEPBIND so its
+// symbols never mix with LibTorch's.
+//
+// RTLD_DEEPBIND has one catch: inside the bridge, std::cerr binds to libstdc++'s own copy, which is not
+// the initialised one when the program holds a copy relocation of it. SentencePiece writes to std::cerr
+// only to log, so the bridge switches its logging off and reports failures through return values.
+//
+// This file is compiled twice: into lab_core (the Tokenizer class), and with LAB_SENTENCEPIECE_BRIDGE
+// defined into lab_sentencepiece.so (the bridge). The two halves share the table below.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace lab {
+
+// Bridge functions; errors come back as text in *error with a false / null result.
+struct SentencePieceBridge {
+  int version;
+  bool (*train)(std::unordered_map<std::string, std::string> args, std::string* error);
+  sentencepiece::SentencePieceProcessor* (*load)(const std::string& model_file, std::string* error);
+  void (*destroy)(sentencepiece::SentencePieceProcessor* processor);
+  bool (*encode)(const sentencepiece::SentencePieceProcessor& processor, const std::string& text,
+                 std::vector<int>* ids, std::string* error);
+  bool (*decode)(const sentencepiece::SentencePieceProcessor& processor, const std::vector<int>& ids,
+                 std::string* text, std::string* error);
+  int (*piece_size)(const sentencepiece::SentencePieceProcessor& processor);
+  int (*eos_id)(const sentencepiece::SentencePieceProcessor& processor);
+};
+
+constexpr int kBridgeVersion = 1;
+constexpr const char* kBridgeEntry = "lab_sentencepiece_bridge";
+constexpr const char* kBridgeFile = "lab_sentencepiece.so";
+
+}  // namespace lab
+
+#ifdef LAB_SENTENCEPIECE_BRIDGE
+
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+namespace {
+
+using sentencepiece::SentencePieceProcessor;
+
+// Above every severity SentencePiece logs at (fatal is 3), so it never touches std::cerr.
+constexpr const char* kQuiet = "4";
+
+bool train(std::unordered_map<std::string, std::string> args, std::string* error) {
+  args["minloglevel"] = kQuiet;
+  const auto status = sentencepiece::SentencePieceTrainer::Train(args);
+  if (!status.ok()) *error = status.ToString();
+  return status.ok();
+}
+
+SentencePieceProcessor* load(const std::string& model_file, std::string* error) {
+  auto* processor = new SentencePieceProcessor();
+  const auto status = processor->Load(model_file);
+  if (status.ok()) return processor;
+  *error = status.ToString();
+  delete processor;
+  return nullptr;
+}
+
+void destroy(SentencePieceProcessor* processor) { delete processor; }
+
+bool encode(const SentencePieceProcessor& processor, const std::string& text, std::vector<int>* ids,
+            std::string* error) {
+  const auto status = processor.Encode(text, ids);
+  if (!status.ok()) *error = status.ToString();
+  return status.ok();
+}
+
+bool decode(const SentencePieceProcessor& processor, const std::vector<int>& ids, std::string* text,
+            std::string* error) {
+  const auto status = processor.Decode(ids, text);
+  if (!status.ok()) *error = status.ToString();
+  return status.ok();
+}
+
+int piece_size(const SentencePieceProcessor& processor) { return processor.GetPieceSize(); }
+int eos_id(const SentencePieceProcessor& processor) { return processor.eos_id(); }
+
+// The trainer's "minloglevel" argument is the one public, version-independent way to set SentencePiece's
+// log level; a call without input sets it and then fails harmlessly.
+void silence_logging() {
+  const std::unordered_map<std::string, std::string> args{{"minloglevel", kQuiet}};
+  sentencepiece::SentencePieceTrainer::Train(args).IgnoreError();
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const lab::SentencePieceBridge* lab_sentencepiece_bridge() {
+  static const lab::SentencePieceBridge bridge = [] {
+    silence_logging();
+    return lab::SentencePieceBridge{lab::kBridgeVersion, train, load, destroy, encode, decode,
+                                    piece_size,          eos_id};
+  }();
+  return &bridge;
+}
+
+#else  // the Tokenizer class, in lab_core
+
+#include "data/tokenizer.hpp"
+#include "util/hash.hpp"
+
+#include <lab/error.hpp>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <system_error>
+
+namespace lab {
+namespace {
+
+// Bumped when the way texts become training lines changes, so old cache entries are not reused.
+constexpr const char* kCacheFormat = "lab-tokenizer-v1";
+
+// Every trainer setting except the file names. The normalization is the identity and no whitespace is
+// added or removed, so decode(encode(text)) == text for any UTF-8 text; characters the vocabulary lacks
+// (newlines and tabs included) fall back to one piece per UTF-8 byte.
+std::map<std::string, std::string> trainer_options(int64_t vocab_size) {
+  return {
+      {"model_type", "bpe"},
+      {"vocab_size", std::to_string(vocab_size)},
+      {"character_coverage", "0.9995"},
+      {"byte_fallback", "true"},
+      {"normalization_rule_name", "identity"},
+      {"add_dummy_prefix", "false"},
+      {"remove_extra_whitespaces", "false"},
+      {"split_digits", "true"},
+      {"max_sentence_length", "16384"},
+      // Sample at most this many lines: bounds training time and memory on large corpora.
+      {"input_sentence_size", "1000000"},
+      {"shuffle_input_sentence", "true"},
+      {"unk_id", "0"},
+      {"eos_id", "1"},
+      {"bos_id", "-1"},
+      {"pad_id", "-1"},
+      {"num_threads", "2"},
+  };
+}
+
+// Where lab_core itself was loaded from: the bridge is installed next to it.
+std::filesystem::path own_directory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&own_directory), &info) == 0 || info.dli_fname == nullptr) return {};
+  return std::filesystem::path(info.dli_fname).parent_path();
+}
+
+const SentencePieceBridge& open_bridge() {
+  static const SentencePieceBridge* bridge = [] {
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("LAB_SENTENCEPIECE_BRIDGE"); env && *env) candidates.emplace_back(env);
+    const auto dir = own_directory();
+    if (!dir.empty()) candidates.push_back((dir / kBridgeFile).string());
+    candidates.emplace_back(kBridgeFile);  // the dynamic loader's own search path
+    std::string errors;
+    for (const auto& candidate : candidates) {
+      void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      if (library == nullptr) {
+        errors += std::string(errors.empty() ? "" : "; ") + dlerror();
+        continue;
+      }
+      using Entry = const SentencePieceBridge* (*)();
+      auto entry = reinterpret_cast<Entry>(dlsym(library, kBridgeEntry));
+      if (entry != nullptr && entry()->version == kBridgeVersion) return entry();
+      errors += (errors.empty() ? "" : "; ") + candidate + ": no compatible " + kBridgeEntry;
+    }
+    throw std::runtime_error(std::string("tokenizer: cannot load ") + kBridgeFile + " (" + errors + ")");
+  }();
+  return *bridge;
+}
+
+// Length-prefixed, so ("ab", "c") and ("a", "bc") hash differently.
+uint64_t hash_piece(const std::string& text, uint64_t state) {
+  const uint64_t size = text.size();
+  state = fnv1a64(std::string_view(reinterpret_cast<const char*>(&size), sizeof size), state);
+  return fnv1a64(text, state);
+}
+
+// Covers every text byte, the vocabulary size and every trainer option.
+std::string cache_key(const std::vector<std::string>& texts, int64_t vocab_size,
+                      const std::map<std::string, std::string>& options) {
+  uint64_t state = hash_piece(kCacheFormat, kFnvOffset);
+  state = hash_piece(std::to_string(vocab_size), state);
+  for (const auto& [name, value] : options) state = hash_piece(value, hash_piece(name, state));
+  state = hash_piece(std::to_string(texts.size()), state);
+  for (const auto& text : texts) state = hash_piece(text, state);
+  return hex64(state);
+}
+
+// One training line per non-empty input line. Returns the number of lines written.
+size_t write_training_file(const std::vector<std::string>& texts, const std::filesystem::path& file) {
+  std::ofstream out(file, std::ios::binary);
+  if (!out) throw InputError("tokenizer: cannot write training file " + file.string());
+  size_t lines = 0;
+  for (const auto& text : texts) {
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) {
+        out.write(text.data() + start, static_cast<std::streamsize>(end - start));
+        out.put('\n');
+        ++lines;
+      }
+      start = end + 1;
+    }
+  }
+  out.close();
+  if (!out) throw InputError("tokenizer: cannot write training file " + file.string());
+  return lines;
+}
+
+// Removes the scratch files of one training run however it ends.
+struct ScratchFiles {
+  std::vector<std::filesystem::path> paths;
+  ~ScratchFiles() {
+    std::error_code ignored;
+    for (const auto& path : paths) std::filesystem::remove(path, ignored);
+  }
+};
+
+std::string unique_suffix() {
+  static std::atomic<int> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+// SentencePiece's messages name its own flags; say what they mean for a recipe.
+std::string explain_failure(const std::string& message, int64_t vocab_size, size_t lines) {
+  std::string hint = "cannot train the tokenizer";
+  if (message.find("required_chars") != std::string::npos)
+    hint =
+        "vocab_size " + std::to_string(vocab_size) +
+        " is too small: it must exceed 258 reserved pieces (unk, eos, 256 bytes) plus the text's characters";
+  else if (message.find("Vocabulary size too high") != std::string::npos)
+    hint = "vocab_size " + std::to_string(vocab_size) + " is too large for " + std::to_string(lines) +
+           " lines of training text; lower vocab_size or add text";
+  // Drop SentencePiece's "Internal: file(line) [condition] " prefix; the sentence after it is the news.
+  const auto bracket = message.rfind("] ");
+  const std::string detail = bracket == std::string::npos ? message : message.substr(bracket + 2);
+  return "tokenizer: " + hint + " (sentencepiece: " + detail + ")";
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::train_or_load(const std::vector<std::string>& texts, int64_t vocab_size,
+                                   const std::filesystem::path& cache_dir, bool* cache_hit) {
+  if (cache_hit) *cache_hit = false;
+  if (vocab_size <= 0)
+    throw InputError("tokenizer: vocab_size must be positive, got " + std::to_string(vocab_size));
+  const auto options = trainer_options(vocab_size);
+  const auto model_file = cache_dir / ("tokenizer-" + cache_key(texts, vocab_size, options) + ".model");
+
+  std::error_code error;
+  if (std::filesystem::exists(model_file, error)) {
+    Tokenizer tokenizer = load(model_file);
+    if (cache_hit) *cache_hit = true;
+    return tokenizer;
+  }
+  std::filesystem::create_directories(cache_dir, error);
+  if (error)
+    throw InputError("tokenizer: cannot create cache directory " + cache_dir.string() + ": " +
+                     error.message());
+
+  // Scratch names live in cache_dir so the final rename stays on one file system (atomic).
+  const std::string scratch = (cache_dir / (".tokenizer-tmp-" + unique_suffix())).string();
+  ScratchFiles cleanup{{scratch + ".txt", scratch + ".model", scratch + ".vocab"}};
+  const size_t lines = write_training_file(texts, scratch + ".txt");
+  if (lines == 0) throw InputError("tokenizer: no text to train on");
+
+  std::unordered_map<std::string, std::string> args(options.begin(), options.end());
+  args["input"] = scratch + ".txt";
+  args["model_prefix"] = scratch;
+  std::string message;
+  if (!open_bridge().train(args, &message)) throw InputError(explain_failure(message, vocab_size, lines));
+
+  std::filesystem::rename(scratch + ".model", model_file, error);
+  if (error) throw InputError("tokenizer: cannot store " + model_file.string() + ": " + error.message());
+  return load(model_file);
+}
+
+Tokenizer Tokenizer::load(const std::filesystem::path& model_file) {
+  const SentencePieceBridge& bridge = open_bridge();
+  std::string message;
+  sentencepiece::SentencePieceProcessor* processor = bridge.load(model_file.string(), &message);
+  if (processor == nullptr)
+    throw InputError("tokenizer: cannot load model " + model_file.string() + ": " + message);
+  Tokenizer tokenizer;
+  tokenizer.processor_.reset(processor, bridge.destroy);
+  tokenizer.model_path_ = model_file;
+  if (tokenizer.eos_id() < 0)
+    throw InputError("tokenizer: model " + model_file.string() + " has no end-of-sequence piece");
+  return tokenizer;
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  std::vector<int> ids;
+  std::string message;
+  if (!open_bridge().encode(*processor_, text, &ids, &message))
+    throw std::runtime_error("tokenizer: encode failed: " + message);
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  std::string text, message;
+  if (!open_bridge().decode(*processor_, std::vector<int>(ids.begin(), ids.end()), &text, &message))
+    throw std::runtime_error("tokenizer: decode failed: " + message);
+  return text;
+}
+
+int64_t Tokenizer::vocab_size() const { return open_bridge().piece_size(*processor_); }
+
+int32_t Tokenizer::eos_id() const { return open_bridge().eos_id(*processor_); }
+
+}  // namespace lab
+
+#endif  // LAB_SENTENCEPIECE_BRIDGE

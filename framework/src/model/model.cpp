@@ -1,0 +1,150 @@
+#include "model/model.hpp"
+
+#include "recipe/config.hpp"
+
+#include <lab/error.hpp>
+
+#include <torch/torch.h>
+
+namespace lab {
+
+namespace {
+
+class BlockAttend : public AttendContext {
+ public:
+  BlockAttend(const Kernel& kernel, const Rope& rope, Sparse* sparse, const KernelArgs& args, ForwardState& state)
+      : kernel_(kernel), rope_(rope), sparse_(sparse), args_(args), state_(state) {}
+
+  torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
+                       const torch::Tensor& v, double scale) override {
+    KernelArgs args = args_;
+    args.scale = scale * rope_.softmax_scale_factor();
+    if (sparse_) return sparse_->attend(x, q, k, v, args, kernel_, state_);
+    return kernel_.attend(q, k, v, args);
+  }
+  const Rope& rope() const override { return rope_; }
+  ForwardState& state() override { return state_; }
+
+ private:
+  const Kernel& kernel_;
+  const Rope& rope_;
+  Sparse* sparse_;
+  const KernelArgs& args_;
+  ForwardState& state_;
+};
+
+}  // namespace
+
+BlockImpl::BlockImpl(AttentionPtr attention, SparsePtr sparse, MoE moe, int64_t d_model)
+    : attention_(std::move(attention)), sparse_(std::move(sparse)) {
+  attn_norm_ = register_module("attn_norm", RMSNorm(d_model));
+  register_module("attn", attention_);
+  if (sparse_) register_module("sparse", sparse_);
+  moe_norm_ = register_module("moe_norm", RMSNorm(d_model));
+  moe_ = register_module("moe", std::move(moe));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, ForwardState& state, const Kernel& kernel,
+                                 const Rope& rope, const KernelArgs& kernel_args, double dropout, int64_t layer) {
+  BlockAttend ctx(kernel, rope, sparse_.get(), kernel_args, state);
+  auto h = x + torch::dropout(attention_->forward(attn_norm_(x), ctx), dropout, is_training());
+  std::string prefix = "moe.layer" + std::to_string(layer) + ".";
+  return h + torch::dropout(moe_->forward(moe_norm_(h), state, prefix), dropout, is_training());
+}
+
+LanguageModelImpl::LanguageModelImpl(const Config& config) {
+  const ModelDims& dims = config.dims;
+  dropout_ = dims.dropout;
+  kernel_args_.causal = true;
+  kernel_args_.dropout = config.attention_dropout;
+  embed_ = register_module("embed", torch::nn::Embedding(dims.vocab_size, dims.d_model));
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  kernel_ = config.kernel.descriptor->make_kernel(config.kernel.options);
+  for (int64_t layer = 0; layer < dims.n_layers; ++layer) {
+    ModelDims layer_dims = dims;
+    layer_dims.layer = layer;
+    AttentionPtr attention = config.attention.descriptor->make_attention(config.attention.options, layer_dims);
+    if (!rope_) rope_ = config.rope.descriptor->make_rope(config.rope.options, RopeDims{attention->rope_dim(), dims.seq_len});
+    SparsePtr sparse;
+    if (config.sparse.descriptor) sparse = config.sparse.descriptor->make_sparse(config.sparse.options, layer_dims);
+    RouterPtr router = config.router.descriptor->make_router(config.router.options, layer_dims);
+    Block block(attention, sparse, MoE(dims.d_model, dims.d_ff, dims.n_experts, router), dims.d_model);
+    blocks_->push_back(block);
+    block_list_.push_back(block);
+  }
+  final_norm_ = register_module("final_norm", RMSNorm(dims.d_model));
+}
+
+void LanguageModelImpl::initialize(double std) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    const std::string& name = p.key();
+    auto& t = p.value();
+    if (t.dim() >= 2)
+      t.normal_(0.0, std);
+    else if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
+      t.zero_();
+    else if (name.find("norm") != std::string::npos)
+      t.fill_(1.0);
+  }
+}
+
+torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens, ForwardState& state) {
+  state.training = is_training();
+  auto x = torch::dropout(embed_(tokens), dropout_, is_training());
+  KernelArgs args = kernel_args_;
+  args.training = is_training();
+  for (size_t layer = 0; layer < block_list_.size(); ++layer)
+    x = block_list_[layer]->forward(x, state, *kernel_, *rope_, args, dropout_, static_cast<int64_t>(layer));
+  x = final_norm_(x);
+  // Tied LM head: logits against the embedding matrix.
+  return torch::matmul(x, embed_->weight.t());
+}
+
+void LanguageModelImpl::set_sparse_mode(const std::string& mode) {
+  for (auto& block : block_list_)
+    if (block->sparse()) block->sparse()->set_mode(mode);
+}
+
+void LanguageModelImpl::after_step() {
+  for (auto& block : block_list_) block->moe()->router().after_step();
+}
+
+std::string parameter_group(const std::string& name) {
+  if (name.rfind("embed.", 0) == 0) return "embedding";
+  if (name.find("norm.") != std::string::npos && name.find(".attn.") == std::string::npos &&
+      name.find(".sparse.") == std::string::npos)
+    return "norms";
+  if (name.find(".attn.") != std::string::npos) return "attention";
+  if (name.find(".sparse.") != std::string::npos) return "sparse";
+  if (name.find(".moe.router.") != std::string::npos) return "router";
+  if (name.find(".moe.") != std::string::npos) return "experts";
+  return "other";
+}
+
+std::string parameter_component(const std::string& name) {
+  std::string group = parameter_group(name);
+  for (const char* marker : {".attn.", ".sparse."}) {
+    auto at = name.find(marker);
+    if (at == std::string::npos) continue;
+    std::string rest = name.substr(at + std::string(marker).size());
+    auto dot = rest.find('.');
+    return group + "." + (dot == std::string::npos ? rest : rest.substr(0, dot));
+  }
+  return group;
+}
+
+ParameterCounts count_parameters(torch::nn::Module& model, int64_t n_experts, int64_t top_k) {
+  ParameterCounts counts;
+  int64_t experts = 0;
+  for (const auto& p : model.named_parameters()) {
+    int64_t n = p.value().numel();
+    counts.total += n;
+    counts.by_component[parameter_component(p.key())] += n;
+    if (parameter_group(p.key()) == "experts") experts += n;
+  }
+  counts.active = counts.total - experts + experts * top_k / std::max<int64_t>(n_experts, 1);
+  return counts;
+}
+
+}  // namespace lab

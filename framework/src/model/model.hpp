@@ -1,0 +1,74 @@
+// The language model: embedding -> blocks (RMSNorm, attention, RMSNorm, MoE) -> RMSNorm -> tied head.
+#pragma once
+
+#include "model/moe.hpp"
+
+#include <lab/attention.hpp>
+#include <lab/kernel.hpp>
+#include <lab/rmsnorm.hpp>
+#include <lab/rope.hpp>
+#include <lab/sparse.hpp>
+
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+
+#include <map>
+#include <string>
+
+namespace lab {
+
+struct Config;
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(AttentionPtr attention, SparsePtr sparse, MoE moe, int64_t d_model);
+  torch::Tensor forward(const torch::Tensor& x, ForwardState& state, const Kernel& kernel, const Rope& rope,
+                        const KernelArgs& kernel_args, double dropout, int64_t layer);
+  Sparse* sparse() { return sparse_.get(); }
+  MoE& moe() { return moe_; }
+
+ private:
+  RMSNorm attn_norm_{nullptr}, moe_norm_{nullptr};
+  AttentionPtr attention_;
+  SparsePtr sparse_;
+  MoE moe_{nullptr};
+};
+TORCH_MODULE(Block);
+
+class LanguageModelImpl : public torch::nn::Module {
+ public:
+  // Builds every block from the plugins the configuration names.
+  explicit LanguageModelImpl(const Config& config);
+  // tokens [B, T] int64 -> logits [B, T, vocab].
+  torch::Tensor forward(const torch::Tensor& tokens, ForwardState& state);
+  // Normal(0, init_std) for matrices, zeros for biases, ones for norm weights; call after seeding.
+  void initialize(double std);
+  void set_sparse_mode(const std::string& mode);
+  void after_step();  // router updates that are not gradients
+
+ private:
+  torch::nn::Embedding embed_{nullptr};
+  torch::nn::ModuleList blocks_{nullptr};
+  RMSNorm final_norm_{nullptr};
+  std::vector<Block> block_list_;
+  KernelPtr kernel_;
+  RopePtr rope_;
+  KernelArgs kernel_args_;
+  double dropout_ = 0;
+};
+TORCH_MODULE(LanguageModel);
+
+// Parameter group ("embedding", "attention", "sparse", "router", "experts", "norms") of a parameter name.
+std::string parameter_group(const std::string& name);
+// Finer component: the group plus the first sub-module inside an attention/sparse plugin
+// (e.g. "attention.q_proj"); the key of the per-component parameter counts.
+std::string parameter_component(const std::string& name);
+
+struct ParameterCounts {
+  int64_t total = 0;
+  int64_t active = 0;  // per token: experts counted at top_k / experts
+  std::map<std::string, int64_t> by_component;
+};
+ParameterCounts count_parameters(torch::nn::Module& model, int64_t n_experts, int64_t top_k);
+
+}  // namespace lab

@@ -1,0 +1,53 @@
+#include <lab/rotary.hpp>
+
+#include <torch/torch.h>
+
+namespace lab {
+
+Rotary::Rotary(int64_t dim, RopeLayout layout) : dim_(dim), layout_(layout) {}
+
+torch::Tensor rope_inv_freq(int64_t dim, double base) {
+  auto i = torch::arange(0, dim, 2, torch::kFloat64);
+  return torch::pow(base, -i / static_cast<double>(dim));
+}
+
+std::pair<torch::Tensor, torch::Tensor> Rotary::tables(int64_t seq_len, torch::Device device) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto key = std::make_pair(seq_len, device.str());
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  // Angles in float64 so long positions keep their precision, then fp32 tables.
+  auto positions = torch::arange(seq_len, torch::kFloat64) * position_scale();
+  auto angles = torch::outer(positions, inv_freq(seq_len));
+  auto cos = (angles.cos() * table_scale()).to(torch::kFloat32).to(device);
+  auto sin = (angles.sin() * table_scale()).to(torch::kFloat32).to(device);
+  if (cache_.size() > 16) cache_.clear();
+  cache_[key] = {cos, sin};
+  return {cos, sin};
+}
+
+torch::Tensor Rotary::apply(const torch::Tensor& x, int64_t offset) const {
+  const int64_t t = x.size(-2);
+  TORCH_CHECK(x.size(-1) == dim_, "rotary dim ", dim_, " does not match tensor dim ", x.size(-1));
+  auto [cos_all, sin_all] = tables(offset + t, x.device());
+  // At least fp32 (double stays double, for gradient checks).
+  const auto acc = torch::promote_types(x.scalar_type(), torch::kFloat32);
+  auto cos = cos_all.narrow(0, offset, t).to(acc);
+  auto sin = sin_all.narrow(0, offset, t).to(acc);
+  auto x32 = x.to(acc);
+  torch::Tensor out;
+  if (layout_ == RopeLayout::Interleaved) {
+    auto shape = x32.sizes().vec();
+    shape.back() = dim_ / 2;
+    shape.push_back(2);
+    auto pairs = x32.reshape(shape);
+    auto a = pairs.select(-1, 0), b = pairs.select(-1, 1);
+    out = torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2);
+  } else {
+    auto a = x32.narrow(-1, 0, dim_ / 2), b = x32.narrow(-1, dim_ / 2, dim_ / 2);
+    out = torch::cat({a * cos - b * sin, b * cos + a * sin}, -1);
+  }
+  return out.to(x.scalar_type());
+}
+
+}  // namespace lab

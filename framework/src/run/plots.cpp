@@ -1,0 +1,315 @@
+#include "run/plots.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <locale>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace lab {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct MetricsRow {
+  std::optional<double> step, wall_s, train_loss, val_loss, val_accuracy, val_perplexity;
+};
+
+void warn(const std::string& message) { std::cerr << "warning: " << message << "\n"; }
+
+std::optional<double> number_field(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number()) return std::nullopt;
+  const double value = it->get<double>();
+  if (!std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+// Reads every well-formed line; a malformed one is reported with its position and skipped.
+std::optional<std::vector<MetricsRow>> read_metrics(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    warn("cannot plot: cannot read " + file.string());
+    return std::nullopt;
+  }
+  std::vector<MetricsRow> rows;
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded() || !json.is_object()) {
+      warn(file.string() + ":" + std::to_string(number) + ": not a JSON object; line skipped");
+      continue;
+    }
+    MetricsRow row;
+    row.step = number_field(json, "step");
+    if (!row.step) {
+      warn(file.string() + ":" + std::to_string(number) + ": no numeric 'step'; line skipped");
+      continue;
+    }
+    row.wall_s = number_field(json, "wall_s");
+    row.train_loss = number_field(json, "train_loss");
+    row.val_loss = number_field(json, "val_loss");
+    row.val_accuracy = number_field(json, "val_accuracy");
+    row.val_perplexity = number_field(json, "val_perplexity");
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// Column numbers of the data file's two blocks (gnuplot counts from 1).
+enum Column { kStep = 1, kWall = 2, kValue = 3, kValAccuracy = 4, kValPerplexity = 5 };
+enum Block { kTrainBlock = 0, kValBlock = 1 };
+
+struct Range {
+  double lo = 0, hi = 0;
+  bool any = false;
+  void add(const std::optional<double>& v) {
+    if (!v) return;
+    lo = any ? std::min(lo, *v) : *v;
+    hi = any ? std::max(hi, *v) : *v;
+    any = true;
+  }
+};
+
+struct Counts {
+  size_t train_loss = 0, val_loss = 0, val_accuracy = 0, val_perplexity = 0;
+  size_t train_wall = 0, val_wall = 0;  // rows whose wall-clock time is known
+  Range steps, wall;                    // shared x ranges, so panels in a row line up
+};
+
+// Block 0: step wall_s train_loss; block 1: step wall_s val_loss val_accuracy val_perplexity.
+// Validation runs only now and then, so separate blocks keep its lines unbroken.
+Counts write_data(const std::vector<MetricsRow>& rows, std::ostream& out) {
+  Counts counts;
+  for (const auto& r : rows) {
+    counts.steps.add(r.step);
+    counts.wall.add(r.wall_s);
+  }
+  auto cell = [&](const std::optional<double>& v) {
+    if (v) {
+      out << ' ' << *v;
+    } else {
+      out << " ?";
+    }
+  };
+  out << "# step wall_s train_loss\n";
+  for (const auto& r : rows) {
+    if (!r.train_loss) continue;
+    out << *r.step;
+    cell(r.wall_s);
+    cell(r.train_loss);
+    out << '\n';
+    ++counts.train_loss;
+    if (r.wall_s) ++counts.train_wall;
+  }
+  out << "\n\n# step wall_s val_loss val_accuracy val_perplexity\n";
+  for (const auto& r : rows) {
+    const bool positive_ppl = r.val_perplexity && *r.val_perplexity > 0;  // log axis
+    if (!r.val_loss && !r.val_accuracy && !positive_ppl) continue;
+    out << *r.step;
+    cell(r.wall_s);
+    cell(r.val_loss);
+    cell(r.val_accuracy);
+    cell(positive_ppl ? r.val_perplexity : std::nullopt);
+    out << '\n';
+    counts.val_loss += r.val_loss ? 1 : 0;
+    counts.val_accuracy += r.val_accuracy ? 1 : 0;
+    counts.val_perplexity += positive_ppl ? 1 : 0;
+    if (r.wall_s) ++counts.val_wall;
+  }
+  return counts;
+}
+
+// A string literal for a gnuplot script: single quotes, with '' standing for a quote.
+std::string gp_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) {
+    out += ch;
+    if (ch == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+// A word for /bin/sh: single quotes, with '\'' standing for a quote.
+std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) {
+    if (ch == '\'') {
+      out += "'\\''";
+    } else {
+      out += ch;
+    }
+  }
+  return out + "'";
+}
+
+struct Series {
+  Block block;
+  Column column;
+  const char* title;
+  const char* style;
+  size_t points;
+};
+
+void write_panel(std::ostream& gp, const std::string& data, const std::string& title, bool by_wall,
+                 const Range& x, const std::string& ylabel, bool log_y, const std::vector<Series>& series) {
+  gp << "set title " << gp_quote(title) << "\n";
+  if (x.any && x.lo < x.hi) {
+    gp << "set xrange [" << x.lo << ":" << x.hi << "]\n";
+  } else {
+    gp << "set autoscale x\n";
+  }
+  gp << "set xlabel " << gp_quote(by_wall ? "wall-clock time (s)" : "step") << "\n";
+  gp << "set ylabel " << gp_quote(ylabel) << "\n";
+  gp << (log_y ? "set logscale y\n" : "unset logscale y\n");
+  std::vector<std::string> plots;
+  for (const auto& s : series) {
+    if (s.points == 0) continue;
+    std::ostringstream p;
+    p << gp_quote(data) << " index " << s.block << " using " << (by_wall ? kWall : kStep) << ':' << s.column
+      << " with " << s.style << " title " << gp_quote(s.title);
+    plots.push_back(p.str());
+  }
+  if (plots.empty()) {
+    // gnuplot refuses to draw a panel without points; keep the grid position with an empty frame.
+    gp << "unset logscale y\nset yrange [0:1]\n"
+       << "set label 1 'no data' at graph 0.5, graph 0.5 center\n"
+       << "plot 2 notitle\n"
+       << "unset label 1\nset autoscale y\n";
+    return;
+  }
+  gp << "plot ";
+  for (size_t i = 0; i < plots.size(); ++i) gp << (i ? ", \\\n     " : "") << plots[i];
+  gp << "\n";
+}
+
+// Files are named relative to the script's directory, so a run directory can be moved and replotted.
+void write_script(std::ostream& gp, const std::string& data, const std::string& png, const Counts& c,
+                  const std::string& heading) {
+  gp << "# Generated from a run's metrics.jsonl; replot from this directory with: gnuplot <this file>\n";
+  gp << "set terminal pngcairo size 1500,900 enhanced font ',10'\n";
+  gp << "set output " << gp_quote(png) << "\n";
+  gp << "set datafile missing '?'\n";
+  gp << "set grid\nset key top right\n";
+  gp << "set multiplot layout 2,3 title " << gp_quote(heading) << " noenhanced\n";
+  const char* train_style = "lines lw 1.5 lc rgb '#1f77b4'";
+  const char* val_style = "linespoints lw 1.5 pt 7 ps 0.6 lc rgb '#d62728'";
+  for (bool by_wall : {false, true}) {
+    const size_t train_points = by_wall ? std::min(c.train_loss, c.train_wall) : c.train_loss;
+    auto val_points = [&](size_t n) { return by_wall ? std::min(n, c.val_wall) : n; };
+    const std::string against = by_wall ? " vs wall-clock time" : " vs step";
+    const Range& x = by_wall ? c.wall : c.steps;
+    write_panel(gp, data, "Loss" + against, by_wall, x, "cross-entropy loss", false,
+                {{kTrainBlock, kValue, "train", train_style, train_points},
+                 {kValBlock, kValue, "validation", val_style, val_points(c.val_loss)}});
+    write_panel(gp, data, "Validation accuracy" + against, by_wall, x, "accuracy", false,
+                {{kValBlock, kValAccuracy, "validation", val_style, val_points(c.val_accuracy)}});
+    write_panel(gp, data, "Validation perplexity" + against, by_wall, x, "perplexity (log scale)", true,
+                {{kValBlock, kValPerplexity, "validation", val_style, val_points(c.val_perplexity)}});
+  }
+  gp << "unset multiplot\nunset output\n";
+}
+
+// Exit status of a finished shell command, or -1 when it did not exit normally.
+int exit_status(int raw) {
+  if (raw == -1 || !WIFEXITED(raw)) return -1;
+  return WEXITSTATUS(raw);
+}
+
+}  // namespace
+
+bool gnuplot_available() {
+  const int raw = std::system("gnuplot -e \"set terminal pngcairo\" >/dev/null 2>&1");
+  return exit_status(raw) == 0;
+}
+
+bool plot_training_curves(const fs::path& metrics_jsonl, const fs::path& out_png) {
+  try {
+    const auto rows = read_metrics(metrics_jsonl);
+    if (!rows) return false;
+    if (rows->empty()) {
+      warn("cannot plot: no metrics in " + metrics_jsonl.string());
+      return false;
+    }
+    fs::path data_file = out_png;
+    data_file.replace_extension(".dat");
+    fs::path script_file = out_png;
+    script_file.replace_extension(".gp");
+
+    Counts counts;
+    {
+      std::ofstream data(data_file);
+      data.imbue(std::locale::classic());  // '.' decimals whatever the user's locale
+      data.precision(10);
+      counts = write_data(*rows, data);
+      if (!data) {
+        warn("cannot plot: cannot write " + data_file.string());
+        return false;
+      }
+    }
+    {
+      std::ofstream gp(script_file);
+      gp.imbue(std::locale::classic());
+      gp.precision(12);  // x ranges must not round inside the data
+      const std::string heading = metrics_jsonl.parent_path().filename().string();
+      write_script(gp, data_file.filename().string(), out_png.filename().string(), counts,
+                   heading.empty() ? "training curves" : "training curves: " + heading);
+      if (!gp) {
+        warn("cannot plot: cannot write " + script_file.string());
+        return false;
+      }
+    }
+
+    // A stale picture must not pass for a fresh one.
+    std::error_code ignored;
+    fs::remove(out_png, ignored);
+
+    const fs::path directory = out_png.has_parent_path() ? out_png.parent_path() : fs::path(".");
+    const std::string command = "cd " + sh_quote(directory.string()) + " && gnuplot " +
+                                sh_quote(script_file.filename().string()) + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) {
+      warn("cannot plot: cannot start gnuplot");
+      return false;
+    }
+    std::string output;
+    char buffer[512];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    const int status = exit_status(pclose(pipe));
+    if (status != 0) {
+      // gnuplot's last line names the failing command; 127 is the shell's "not found".
+      std::string last;
+      std::istringstream lines(output);
+      for (std::string l; std::getline(lines, l);) {
+        if (l.find_first_not_of(" \t^") != std::string::npos) last = l;
+      }
+      warn("gnuplot failed for " + script_file.string() +
+           (status == 127  ? std::string(" (gnuplot not found)")
+            : last.empty() ? ""
+                           : ": " + last));
+      return false;
+    }
+    if (!fs::exists(out_png, ignored) || fs::file_size(out_png, ignored) == 0) {
+      warn("gnuplot wrote no picture to " + out_png.string());
+      return false;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    warn(std::string("cannot plot training curves: ") + e.what());
+    return false;
+  }
+}
+
+}  // namespace lab

@@ -1,0 +1,53 @@
+#include "run/summary.hpp"
+
+#include "run/files.hpp"
+#include "util/system.hpp"
+
+#include <lab_build_config.hpp>
+
+namespace lab {
+
+void write_summary(const std::filesystem::path& file, const RunFacts& f) {
+  const Config& c = *f.config;
+  nlohmann::json components = nlohmann::json::object();
+  for (const auto& [name, n] : f.counts.by_component) components[name] = n;
+  nlohmann::json plugins = nlohmann::json::object();
+  for (const SlotChoice* s : {&c.attention, &c.kernel, &c.rope, &c.router, &c.sparse, &c.dataset})
+    plugins[s->section] = s->plugin;
+  nlohmann::json j = {
+      {"experiment", c.experiment},
+      {"variant", c.variant},
+      {"seed", c.train.seed},
+      {"recipe", c.recipe_file.string()},
+      {"plugins", plugins},
+      {"final",
+       {{"val_loss", f.final_eval.loss},
+        {"val_accuracy", f.final_eval.accuracy},
+        {"val_perplexity", f.final_eval.perplexity},
+        {"val_tokens_evaluated", f.final_eval.tokens}}},
+      {"val_unigram_entropy", f.corpus->val_unigram_entropy},
+      {"data",
+       {{"train_documents", f.corpus->train_ids.size()},
+        {"val_documents", f.corpus->val_ids.size()},
+        {"train_tokens", f.corpus->train_tokens.size()},
+        {"val_tokens", f.corpus->val_tokens.size()},
+        {"vocab_size", f.corpus->tokenizer.vocab_size()},
+        {"tokenizer", f.corpus->tokenizer.model_path().string()}}},
+      {"parameters", {{"total", f.counts.total}, {"active_per_token", f.counts.active}, {"by_component", components}}},
+      {"steps", f.state.step},
+      {"tokens_seen", f.state.tokens},
+      {"tokens_per_s", f.tokens_per_s},
+      {"train_seconds", f.state.train_seconds},
+      {"wall_seconds", f.state.wall_seconds},
+      {"peak_memory_mb", peak_host_memory_mb()},
+      {"memory_kind", "host peak resident set"},
+      {"device", f.device},
+      {"threads", f.threads},
+      {"libtorch", libtorch_version()},
+      {"lab_version", LAB_VERSION},
+      {"git_revision", git_revision()},
+  };
+  write_file_atomic(file, j.dump(2) + "\n");
+}
+
+}  // namespace lab

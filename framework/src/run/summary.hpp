@@ -1,0 +1,27 @@
+// summary.json: final metrics, parameter counts, timings, memory and provenance of one run.
+#pragma once
+
+#include "data/corpus.hpp"
+#include "eval/evaluate.hpp"
+#include "model/model.hpp"
+#include "recipe/config.hpp"
+#include "train/checkpoint.hpp"
+
+#include <filesystem>
+
+namespace lab {
+
+struct RunFacts {
+  const Config* config = nullptr;
+  const Corpus* corpus = nullptr;
+  ParameterCounts counts;
+  TrainingState state;
+  EvalResult final_eval;
+  std::string device;
+  int threads = 0;
+  double tokens_per_s = 0;
+};
+
+void write_summary(const std::filesystem::path& file, const RunFacts& facts);
+
+}  // namespace lab

@@ -1,0 +1,67 @@
+// LibTorch's fused scaled_dot_product_attention (LibTorch 2.1+, which takes a scale); older versions have
+// none, so there the kernel says so once and computes the same result with explicit operations.
+#include <lab/plugin.hpp>
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <iostream>
+#include <mutex>
+
+namespace {
+
+torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                 const lab::KernelArgs& args) {
+  const auto acc = torch::promote_types(q.scalar_type(), torch::kFloat32);
+  auto scores = torch::matmul(q.to(acc), k.to(acc).transpose(-2, -1)) * args.scale;
+  if (args.causal) {
+    const int64_t t = q.size(-2), s = k.size(-2);
+    auto mask =
+        torch::ones({t, s}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).triu(s - t + 1);
+    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  }
+  auto probs = torch::softmax(scores, -1).to(v.scalar_type());
+  if (args.training && args.dropout > 0) probs = torch::dropout(probs, args.dropout, true);
+  return torch::matmul(probs, v);
+}
+
+class SdpaKernel : public lab::Kernel {
+ public:
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const lab::KernelArgs& args) const override {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+    const double dropout = args.training ? args.dropout : 0.0;
+    if (!args.causal || q.size(-2) == k.size(-2)) {
+      // The fused kernel's causal mask is top-left aligned, which equals ours only when T == S.
+      return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, args.causal, args.scale);
+    }
+#else
+    std::call_once(warned_, [] {
+      std::cerr << "lab: warning: kernel 'sdpa': LibTorch " << TORCH_VERSION
+                << " has no fused attention; using explicit matmul-softmax-matmul\n";
+    });
+#endif
+    return explicit_attention(q, k, v, args);
+  }
+
+ private:
+  mutable std::once_flag warned_;
+};
+
+lab::KernelPtr make(const lab::Options&) { return std::make_shared<SdpaKernel>(); }
+
+const lab::PluginDescriptor* descriptor() {
+  static const lab::PluginDescriptor d = [] {
+    lab::PluginDescriptor p;
+    p.name = "sdpa";
+    p.slot = lab::Slot::Kernel;
+    p.description = "LibTorch fused attention (2.x); explicit fallback on LibTorch 1.13";
+    p.make_kernel = make;
+    return p;
+  }();
+  return &d;
+}
+
+}  // namespace
+
+LAB_PLUGIN(descriptor)

