@@ -24,7 +24,7 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x, ForwardState& state, cons
   const int64_t k = routing.experts.size(1);
   // Sort the N·K (token, expert) assignments by expert so each expert sees one contiguous batch.
   auto assignment = routing.experts.reshape({-1});
-  auto order = std::get<1>(assignment.sort(/*stable=*/true, /*dim=*/0));
+  auto order = std::get<1>(assignment.sort(c10::optional<bool>(true), /*dim=*/0, /*descending=*/false));
   auto token_of = order.div(k, "floor");
   auto counts = torch::bincount(assignment, /*weights=*/{}, n_experts_).to(torch::kCPU);
   auto gathered = flat.index_select(0, token_of);
