@@ -11,8 +11,8 @@ using namespace lab;
 
 namespace {
 
-const std::vector<std::string> kTiny = {"model.d_model=32", "model.n_heads=4", "model.n_layers=2",
-                                        "model.seq_len=16", "moe.experts=4",   "moe.top_k=2",
+const std::vector<std::string> kTiny = {"model.d_model=32", "model.n_heads=4",        "model.n_layers=2",
+                                        "model.seq_len=16", "moe.experts=4",          "moe.top_k=2",
                                         "moe.d_ff=48",      "tokenizer.vocab_size=97"};
 
 std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& more) {
@@ -20,7 +20,9 @@ std::vector<std::string> with(std::vector<std::string> base, const std::vector<s
   return base;
 }
 
-const PluginDescriptor& plugin(Slot slot, const std::string& name) { return test::registry().require(slot, name); }
+const PluginDescriptor& plugin(Slot slot, const std::string& name) {
+  return test::registry().require(slot, name);
+}
 
 torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                   double scale, bool causal) {
@@ -38,11 +40,14 @@ torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k
 class KernelTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KernelTest, MatchesReferenceOnOddShapesCausalAndNot) {
-  auto kernel = plugin(Slot::Kernel, GetParam()).make_kernel(default_options(plugin(Slot::Kernel, GetParam())));
+  auto kernel =
+      plugin(Slot::Kernel, GetParam()).make_kernel(default_options(plugin(Slot::Kernel, GetParam())));
   torch::manual_seed(0);
-  for (auto [t, s, dqk, dv] : std::vector<std::array<int64_t, 4>>{{1, 1, 8, 8}, {7, 7, 12, 5}, {5, 9, 16, 16}}) {
+  for (auto [t, s, dqk, dv] :
+       std::vector<std::array<int64_t, 4>>{{1, 1, 8, 8}, {7, 7, 12, 5}, {5, 9, 16, 16}}) {
     for (bool causal : {true, false}) {
-      auto q = torch::randn({2, 3, t, dqk}), k = torch::randn({2, 3, s, dqk}), v = torch::randn({2, 3, s, dv});
+      auto q = torch::randn({2, 3, t, dqk}), k = torch::randn({2, 3, s, dqk}),
+           v = torch::randn({2, 3, s, dv});
       KernelArgs args;
       args.scale = 0.3;
       args.causal = causal;
@@ -55,7 +60,8 @@ TEST_P(KernelTest, MatchesReferenceOnOddShapesCausalAndNot) {
 }
 
 TEST_P(KernelTest, GradientsMatchFiniteDifferencesInDouble) {
-  auto kernel = plugin(Slot::Kernel, GetParam()).make_kernel(default_options(plugin(Slot::Kernel, GetParam())));
+  auto kernel =
+      plugin(Slot::Kernel, GetParam()).make_kernel(default_options(plugin(Slot::Kernel, GetParam())));
   torch::manual_seed(1);
   KernelArgs args;
   args.scale = 0.5;
@@ -107,8 +113,8 @@ TEST(TopKRouter, BalanceLossMatchesTheHandComputedExample) {
     torch::NoGradGuard no_grad;
     for (auto& param : router->parameters()) param.copy_(torch::eye(4));
   }
-  auto logits = torch::tensor({2.0f, 1.0f, 0.0f, -1.0f, 0.0f, 3.0f, 1.0f, 0.0f, 1.0f, 1.5f, 0.5f, 2.5f, 0.2f, 0.1f,
-                               0.0f, 0.3f})
+  auto logits = torch::tensor({2.0f, 1.0f, 0.0f, -1.0f, 0.0f, 3.0f, 1.0f, 0.0f, 1.0f, 1.5f, 0.5f, 2.5f, 0.2f,
+                               0.1f, 0.0f, 0.3f})
                     .view({4, 4});
   ForwardState state;
   Routing r = router->route(logits, state);
@@ -225,8 +231,8 @@ TEST(Model, MhaGradientsMatchFiniteDifferences) {
     const Rope& r;
     ForwardState st;
     Ctx(const Kernel& k, const Rope& rr) : kernel(k), r(rr) {}
-    torch::Tensor attend(const torch::Tensor&, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                         double scale) override {
+    torch::Tensor attend(const torch::Tensor&, const torch::Tensor& q, const torch::Tensor& k,
+                         const torch::Tensor& v, double scale) override {
       KernelArgs a;
       a.scale = scale;
       return kernel.attend(q, k, v, a);

@@ -10,7 +10,9 @@ using namespace lab;
 
 namespace {
 
-std::string recipe_path(const std::string& name) { return std::string(LAB_TEST_DATA_DIR) + "/recipes/" + name; }
+std::string recipe_path(const std::string& name) {
+  return std::string(LAB_TEST_DATA_DIR) + "/recipes/" + name;
+}
 
 // The InputError text of resolving a recipe file with optional overrides.
 std::string error_of(const std::string& name, const std::vector<std::string>& sets = {}) {
@@ -54,9 +56,9 @@ TEST(Recipe, ExtendsOverridesKeysAndReplacesStagesWhole) {
 
 TEST(Recipe, SetOverridesWithTomlValuesAndBareStrings) {
   PluginRegistry registry;
-  Config c = resolve_file("child.toml",
-                          {"model.d_model=128", "train.lr=0.002", "kernel.plugin=math", "experiment.variant=\"v2\""},
-                          registry);
+  Config c = resolve_file(
+      "child.toml",
+      {"model.d_model=128", "train.lr=0.002", "kernel.plugin=math", "experiment.variant=\"v2\""}, registry);
   EXPECT_EQ(c.dims.d_model, 128);
   EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.002);
   EXPECT_EQ(c.kernel.plugin, "math");
@@ -95,7 +97,8 @@ TEST(RecipeErrors, UnknownKeyNamesFileLineAndSuggestsTheRightKey) {
 
 TEST(RecipeErrors, WrongTypeNamesTheExpectedType) {
   std::string e = error_of("wrong_type.toml");
-  EXPECT_NE(e.find("wrong_type.toml:3: model.n_heads: expected integer, found string \"eight\""), std::string::npos)
+  EXPECT_NE(e.find("wrong_type.toml:3: model.n_heads: expected integer, found string \"eight\""),
+            std::string::npos)
       << e;
 }
 
@@ -116,19 +119,22 @@ TEST(RecipeErrors, SyntaxErrorsCycleAndMissingFiles) {
 
 TEST(RecipeErrors, MissingPluginListsTheAvailableOnes) {
   std::string e = error_of("missing_plugin.toml");
-  EXPECT_NE(e.find("missing_plugin.toml:2: attention.plugin: no attention plugin 'mhaa'"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing_plugin.toml:2: attention.plugin: no attention plugin 'mhaa'"), std::string::npos)
+      << e;
   EXPECT_NE(e.find("mha"), std::string::npos) << e;
 }
 
 TEST(RecipeErrors, BadOverridesAndStageKeys) {
-  EXPECT_NE(error_of("base.toml", {"train.optimizer=sgd"}).find("--set: train.optimizer: unknown optimizer 'sgd'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("base.toml", {"train.optimizer=sgd"}).find("--set: train.optimizer: unknown optimizer 'sgd'"),
+      std::string::npos);
   EXPECT_NE(error_of("base.toml", {"train.stages.0.grups=[\"all\"]"}).find("did you mean 'groups'"),
             std::string::npos);
   EXPECT_NE(error_of("base.toml", {"train.stages.0.groups=[\"experts\", \"routr\"]"})
                 .find("unknown parameter group 'routr'; did you mean 'router'?"),
             std::string::npos);
-  EXPECT_NE(error_of("base.toml", {"model.dropout=1.5"}).find("model.dropout: must be in [0, 1)"), std::string::npos);
+  EXPECT_NE(error_of("base.toml", {"model.dropout=1.5"}).find("model.dropout: must be in [0, 1)"),
+            std::string::npos);
   EXPECT_NE(error_of("base.toml", {"rope.layout=diagonal"}).find("rope.layout: unknown layout 'diagonal'"),
             std::string::npos);
   EXPECT_NE(error_of("base.toml", {"seeds=[1, \"two\"]"}).find("seeds: expected an array of integers"),
@@ -138,5 +144,6 @@ TEST(RecipeErrors, BadOverridesAndStageKeys) {
 
 TEST(RecipeErrors, IntegerLiteralIsAcceptedForFloatKeysButNotTheReverse) {
   EXPECT_EQ(error_of("base.toml", {"train.lr=1"}), "");
-  EXPECT_NE(error_of("base.toml", {"train.steps=10.5"}).find("expected integer, found float"), std::string::npos);
+  EXPECT_NE(error_of("base.toml", {"train.steps=10.5"}).find("expected integer, found float"),
+            std::string::npos);
 }

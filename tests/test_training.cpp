@@ -26,15 +26,16 @@ fs::path synthetic_corpus() {
     fs::path d = test::temp_dir("corpus");
     const std::vector<std::string> det = {"the", "a", "every", "one"};
     const std::vector<std::string> adj = {"small", "green", "quiet", "heavy", "bright", "old"};
-    const std::vector<std::string> noun = {"river", "engine", "garden", "letter", "window", "teacher", "market"};
+    const std::vector<std::string> noun = {"river",  "engine",  "garden", "letter",
+                                           "window", "teacher", "market"};
     const std::vector<std::string> verb = {"follows", "carries", "watches", "opens", "finds", "builds"};
     std::mt19937 rng(7);
     auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
     for (int doc = 0; doc < 40; ++doc) {
       std::ofstream out(d / ("doc" + std::to_string(100 + doc) + ".txt"));
       for (int s = 0; s < 40; ++s)
-        out << pick(det) << " " << pick(adj) << " " << pick(noun) << " " << pick(verb) << " " << pick(det) << " "
-            << pick(noun) << ".\n";
+        out << pick(det) << " " << pick(adj) << " " << pick(noun) << " " << pick(verb) << " " << pick(det)
+            << " " << pick(noun) << ".\n";
     }
     return d;
   }();
@@ -87,9 +88,11 @@ TEST(Training, TinyRunLossFallsAndFillsTheRunFolder) {
   double first = lines.front()["val_loss"], last = lines.back()["val_loss"];
   EXPECT_LT(last, first - 0.3) << first << " -> " << last;
   auto summary = read_json(r.run_dir / "summary.json");
-  EXPECT_LT(summary["final"]["val_loss"].get<double>(), std::log(summary["data"]["vocab_size"].get<double>()));
+  EXPECT_LT(summary["final"]["val_loss"].get<double>(),
+            std::log(summary["data"]["vocab_size"].get<double>()));
   EXPECT_GT(summary["val_unigram_entropy"].get<double>(), 1.0);
-  EXPECT_GT(summary["parameters"]["total"].get<int64_t>(), summary["parameters"]["active_per_token"].get<int64_t>());
+  EXPECT_GT(summary["parameters"]["total"].get<int64_t>(),
+            summary["parameters"]["active_per_token"].get<int64_t>());
   EXPECT_GT(summary["parameters"]["by_component"]["attention.q_proj"].get<int64_t>(), 0);
   EXPECT_GT(summary["tokens_per_s"].get<double>(), 0);
   EXPECT_EQ(summary["steps"].get<int64_t>(), 40);
@@ -158,9 +161,9 @@ TEST(Training, BadDataLeavesNoRunFolder) {
 
 TEST(Training, AFrozenGroupDoesNotMoveDuringItsStage) {
   fs::path root = test::temp_dir("stages");
-  Config c = test::make_config(plus(tiny_run(root, "staged"),
-                                    {"train.stages.0.steps=3", "train.stages.0.groups=[\"attention\"]",
-                                     "train.stages.1.steps=2", "eval.every=100"}));
+  Config c = test::make_config(
+      plus(tiny_run(root, "staged"), {"train.stages.0.steps=3", "train.stages.0.groups=[\"attention\"]",
+                                      "train.stages.1.steps=2", "eval.every=100"}));
   TrainOptions stop = quiet();
   stop.stop_after = 3;
   ASSERT_FALSE(train(c, stop).finished);

@@ -7,13 +7,23 @@
 
 #include <cstdio>
 #include <exception>
+#include <sstream>
 #include <string>
+
+namespace {
+// One "lab: error:" line per problem, so every line of a multi-problem report reads on its own.
+void report(const std::string& message) {
+  std::istringstream lines(message);
+  std::string line;
+  while (std::getline(lines, line)) std::fprintf(stderr, "lab: error: %s\n", line.c_str());
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   try {
     return lab::app::dispatch(argc, argv);
   } catch (const lab::InputError& err) {
-    std::fprintf(stderr, "lab: error: %s\n", err.what());
+    report(err.what());
     return 2;
   } catch (const c10::Error& err) {
     std::fprintf(stderr, "lab: error: %s\n", err.what_without_backtrace());

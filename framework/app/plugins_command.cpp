@@ -14,9 +14,9 @@ namespace lab::app {
 
 int run_plugins(int argc, char** argv) {
   po::options_description opts("lab plugins [NAME] [options]");
-  opts.add_options()("help,h", "show this help")
-      ("plugin-path,P", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")
-      ("name", po::value<std::string>(), "plugin to describe");
+  opts.add_options()("help,h", "show this help")(
+      "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
+      "extra plugin folder (repeatable)")("name", po::value<std::string>(), "plugin to describe");
   po::positional_options_description positional;
   positional.add("name", 1);
   po::variables_map vm;

@@ -17,15 +17,15 @@ namespace lab::app {
 
 int run_train(int argc, char** argv) {
   po::options_description opts("lab --recipe FILE [options]");
-  opts.add_options()("help,h", "show this help")
-      ("recipe,r", po::value<std::string>(), "TOML recipe to train")
-      ("set,s", po::value<std::vector<std::string>>()->composing(), "override a key: section.key=value (repeatable)")
-      ("plugin-path,P", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")
-      ("resume", "continue the run from its checkpoint")
-      ("overwrite", "replace an existing run folder")
-      ("stop-after", po::value<int64_t>()->default_value(0), "stop with a checkpoint after N steps")
-      ("dry-run", "validate the recipe and print it resolved; train nothing")
-      ("quiet,q", "no progress output");
+  opts.add_options()("help,h", "show this help")("recipe,r", po::value<std::string>(),
+                                                 "TOML recipe to train")(
+      "set,s", po::value<std::vector<std::string>>()->composing(),
+      "override a key: section.key=value (repeatable)")("plugin-path,P",
+                                                        po::value<std::vector<std::string>>()->composing(),
+                                                        "extra plugin folder (repeatable)")(
+      "resume", "continue the run from its checkpoint")("overwrite", "replace an existing run folder")(
+      "stop-after", po::value<int64_t>()->default_value(0), "stop with a checkpoint after N steps")(
+      "dry-run", "validate the recipe and print it resolved; train nothing")("quiet,q", "no progress output");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -38,7 +38,8 @@ int run_train(int argc, char** argv) {
     return 0;
   }
   if (!vm.count("recipe")) throw InputError("--recipe FILE is required (see lab --help)");
-  if (vm.count("resume") && vm.count("overwrite")) throw InputError("--resume and --overwrite exclude each other");
+  if (vm.count("resume") && vm.count("overwrite"))
+    throw InputError("--resume and --overwrite exclude each other");
   if (vm["stop-after"].as<int64_t>() < 0) throw InputError("--stop-after must not be negative");
 
   Recipe recipe = Recipe::load(vm["recipe"].as<std::string>());

@@ -9,7 +9,7 @@
 namespace lab {
 
 struct Document {
-  std::string id;    // stable across runs: the train/validation split hashes on it
+  std::string id;  // stable across runs: the train/validation split hashes on it
   std::string text;
 };
 

@@ -10,8 +10,8 @@
 #include <lab/router.hpp>
 #include <lab/sparse.hpp>
 
-#include <boost/dll/alias.hpp>
 #include <torch/version.h>
+#include <boost/dll/alias.hpp>
 
 #include <string>
 #include <vector>

@@ -30,8 +30,8 @@ Batch training_batch(const std::vector<int32_t>& stream, int64_t seq_len, int64_
                      int64_t step, int64_t micro) {
   const int64_t last_start = static_cast<int64_t>(stream.size()) - seq_len - 1;
   if (last_start < 0)
-    throw InputError("training split has " + std::to_string(stream.size()) + " tokens, fewer than model.seq_len + 1 = " +
-                     std::to_string(seq_len + 1));
+    throw InputError("training split has " + std::to_string(stream.size()) +
+                     " tokens, fewer than model.seq_len + 1 = " + std::to_string(seq_len + 1));
   std::mt19937_64 rng(mix_seed(mix_seed(mix_seed(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(step)) ^
                                static_cast<uint64_t>(micro)));
   std::uniform_int_distribution<int64_t> pick(0, last_start);

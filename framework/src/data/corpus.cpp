@@ -55,8 +55,8 @@ std::string default_cache_dir(const std::string& configured) {
 }
 
 namespace {
-void append_documents(const Tokenizer& tokenizer, const std::vector<Document>& docs, std::vector<int32_t>& out,
-                      std::vector<std::string>& ids) {
+void append_documents(const Tokenizer& tokenizer, const std::vector<Document>& docs,
+                      std::vector<int32_t>& out, std::vector<std::string>& ids) {
   for (const auto& doc : docs) {
     auto ids_of_doc = tokenizer.encode(doc.text);
     out.insert(out.end(), ids_of_doc.begin(), ids_of_doc.end());
@@ -73,7 +73,8 @@ Corpus prepare_corpus(Dataset& dataset, const DataConfig& config, const std::str
   texts.reserve(split.train.size());
   for (const auto& doc : split.train) texts.push_back(doc.text);
   Corpus corpus;
-  corpus.tokenizer = Tokenizer::train_or_load(texts, config.vocab_size, cache_dir, &corpus.tokenizer_cache_hit);
+  corpus.tokenizer =
+      Tokenizer::train_or_load(texts, config.vocab_size, cache_dir, &corpus.tokenizer_cache_hit);
   append_documents(corpus.tokenizer, split.train, corpus.train_tokens, corpus.train_ids);
   append_documents(corpus.tokenizer, split.validation, corpus.val_tokens, corpus.val_ids);
   corpus.val_unigram_entropy = unigram_entropy(corpus.val_tokens);

@@ -29,7 +29,8 @@ EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& stream, in
     auto logits = model->forward(batch.inputs.to(device), state).to(torch::kFloat32);
     auto flat = logits.reshape({-1, logits.size(-1)});
     loss_sum += torch::nn::functional::cross_entropy(
-                    flat, targets.reshape({-1}), torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    flat, targets.reshape({-1}),
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
     correct += flat.argmax(-1).eq(targets.reshape({-1})).sum().item<int64_t>();
     tokens += targets.numel();

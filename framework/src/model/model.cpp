@@ -12,7 +12,8 @@ namespace {
 
 class BlockAttend : public AttendContext {
  public:
-  BlockAttend(const Kernel& kernel, const Rope& rope, Sparse* sparse, const KernelArgs& args, ForwardState& state)
+  BlockAttend(const Kernel& kernel, const Rope& rope, Sparse* sparse, const KernelArgs& args,
+              ForwardState& state)
       : kernel_(kernel), rope_(rope), sparse_(sparse), args_(args), state_(state) {}
 
   torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
@@ -45,7 +46,8 @@ BlockImpl::BlockImpl(AttentionPtr attention, SparsePtr sparse, MoE moe, int64_t 
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, ForwardState& state, const Kernel& kernel,
-                                 const Rope& rope, const KernelArgs& kernel_args, double dropout, int64_t layer) {
+                                 const Rope& rope, const KernelArgs& kernel_args, double dropout,
+                                 int64_t layer) {
   BlockAttend ctx(kernel, rope, sparse_.get(), kernel_args, state);
   auto h = x + torch::dropout(attention_->forward(attn_norm_(x), ctx), dropout, is_training());
   std::string prefix = "moe.layer" + std::to_string(layer) + ".";
@@ -63,10 +65,14 @@ LanguageModelImpl::LanguageModelImpl(const Config& config) {
   for (int64_t layer = 0; layer < dims.n_layers; ++layer) {
     ModelDims layer_dims = dims;
     layer_dims.layer = layer;
-    AttentionPtr attention = config.attention.descriptor->make_attention(config.attention.options, layer_dims);
-    if (!rope_) rope_ = config.rope.descriptor->make_rope(config.rope.options, RopeDims{attention->rope_dim(), dims.seq_len});
+    AttentionPtr attention =
+        config.attention.descriptor->make_attention(config.attention.options, layer_dims);
+    if (!rope_)
+      rope_ = config.rope.descriptor->make_rope(config.rope.options,
+                                                RopeDims{attention->rope_dim(), dims.seq_len});
     SparsePtr sparse;
-    if (config.sparse.descriptor) sparse = config.sparse.descriptor->make_sparse(config.sparse.options, layer_dims);
+    if (config.sparse.descriptor)
+      sparse = config.sparse.descriptor->make_sparse(config.sparse.options, layer_dims);
     RouterPtr router = config.router.descriptor->make_router(config.router.options, layer_dims);
     Block block(attention, sparse, MoE(dims.d_model, dims.d_ff, dims.n_experts, router), dims.d_model);
     blocks_->push_back(block);

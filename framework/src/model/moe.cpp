@@ -41,7 +41,8 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x, ForwardState& state, cons
     start += count[e];
   }
   auto expert_out = torch::cat(outputs, 0);
-  auto weights = routing.weights.reshape({-1}).index_select(0, order).unsqueeze(1).to(expert_out.scalar_type());
+  auto weights =
+      routing.weights.reshape({-1}).index_select(0, order).unsqueeze(1).to(expert_out.scalar_type());
   auto combined = torch::zeros_like(flat).index_add(0, token_of, expert_out * weights);
 
   if (!stat_prefix.empty()) {

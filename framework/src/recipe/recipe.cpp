@@ -48,7 +48,8 @@ struct Flattener {
     if (auto arr = node.as_array()) {
       if (!arr->empty() && arr->is_array_of_tables()) {
         table_arrays->insert(key);
-        for (size_t n = 0; n < arr->size(); ++n) table(*arr->get(n)->as_table(), key + "." + std::to_string(n));
+        for (size_t n = 0; n < arr->size(); ++n)
+          table(*arr->get(n)->as_table(), key + "." + std::to_string(n));
         return;
       }
       std::vector<Value> items;

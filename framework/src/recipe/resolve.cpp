@@ -156,8 +156,9 @@ class Resolver {
     std::string rest = key.substr(std::string("train.stages.").size());
     auto dot = rest.find('.');
     std::string index = rest.substr(0, dot);
-    if (dot == std::string::npos || index.empty() ||
-        !std::all_of(index.begin(), index.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (dot == std::string::npos || index.empty() || !std::all_of(index.begin(), index.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
       problem(key, "expected [[train.stages]] tables");
       return;
     }
@@ -200,7 +201,8 @@ class Resolver {
     d.vocab_size = int_of("tokenizer.vocab_size");
     c.init_std = float_of("model.init_std");
     c.attention_dropout = float_of("model.attention_dropout");
-    set_resolved("moe.d_ff", Value::of(d.d_ff), recipe_.find("moe.d_ff") ? recipe_.where("moe.d_ff") : Location{});
+    set_resolved("moe.d_ff", Value::of(d.d_ff),
+                 recipe_.find("moe.d_ff") ? recipe_.where("moe.d_ff") : Location{});
 
     c.data.val_fraction = float_of("data.val_fraction");
     c.data.split_seed = int_of("data.split_seed");
@@ -228,6 +230,8 @@ class Resolver {
     c.eval.every = int_of("eval.every");
     c.eval.max_batches = int_of("eval.max_batches");
     c.eval.batch_size = int_of("eval.batch_size") == 0 ? t.batch_size : int_of("eval.batch_size");
+    set_resolved("eval.batch_size", Value::of(c.eval.batch_size),
+                 recipe_.find("eval.batch_size") ? recipe_.where("eval.batch_size") : Location{});
     c.runs_dir = string_of("run.dir");
     for (const auto& s : value("seeds").list) c.seeds.push_back(s.i);
 
@@ -260,21 +264,25 @@ class Resolver {
       stage.warmup_steps = get("warmup_steps").i < 0 ? int_of("train.warmup_steps") : get("warmup_steps").i;
       for (const auto& g : get("groups").list) stage.groups.push_back(g.s);
       stage.mode = get("mode").s;
-      if (!recipe_.find(prefix + "steps")) problem(prefix + "steps", "every stage needs steps");
-      else if (stage.steps < 1) problem(prefix + "steps", "must be at least 1");
+      if (!recipe_.find(prefix + "steps"))
+        problem(prefix + "steps", "every stage needs steps");
+      else if (stage.steps < 1)
+        problem(prefix + "steps", "must be at least 1");
       for (const auto& g : stage.groups)
         if (std::find(parameter_groups().begin(), parameter_groups().end(), g) == parameter_groups().end()) {
           std::string hint = did_you_mean(g, parameter_groups());
           std::string names;
           for (const auto& known : parameter_groups()) names += (names.empty() ? "" : ", ") + known;
           problem(prefix + "groups", "unknown parameter group '" + g + "'" +
-                                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") + " (groups: " + names + ")");
+                                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                         " (groups: " + names + ")");
         }
       if (stage.groups.empty()) problem(prefix + "groups", "a stage must train at least one group");
       set_resolved(prefix + "name", Value::of(stage.name), recipe_.where(prefix + "name"));
       set_resolved(prefix + "steps", Value::of(stage.steps), recipe_.where(prefix + "steps"));
       set_resolved(prefix + "lr", Value::of(stage.lr), recipe_.where(prefix + "lr"));
-      set_resolved(prefix + "warmup_steps", Value::of(stage.warmup_steps), recipe_.where(prefix + "warmup_steps"));
+      set_resolved(prefix + "warmup_steps", Value::of(stage.warmup_steps),
+                   recipe_.where(prefix + "warmup_steps"));
       set_resolved(prefix + "groups", get("groups"), recipe_.where(prefix + "groups"));
       set_resolved(prefix + "mode", Value::of(stage.mode), recipe_.where(prefix + "mode"));
       t.stages.push_back(stage);
@@ -320,7 +328,8 @@ class Resolver {
     require(d.top_k <= d.n_experts, "moe.top_k",
             "top_k = " + std::to_string(d.top_k) + " exceeds moe.experts = " + std::to_string(d.n_experts));
     require(d.d_ff >= 1, "moe.d_ff", "must be positive (0 means 4 x d_model)");
-    require(d.vocab_size >= 64 && d.vocab_size <= 1000000, "tokenizer.vocab_size", "must be between 64 and 1000000");
+    require(d.vocab_size >= 64 && d.vocab_size <= 1000000, "tokenizer.vocab_size",
+            "must be between 64 and 1000000");
     require(c.data.val_fraction > 0 && c.data.val_fraction < 1, "data.val_fraction", "must be in (0, 1)");
     require(c.data.max_documents >= 0, "data.max_documents", "must be 0 (all) or positive");
     const TrainConfig& t = c.train;
@@ -349,7 +358,8 @@ class Resolver {
     require(!c.variant.empty(), "experiment.variant", "must not be empty");
     for (const auto& name : {c.experiment, c.variant})
       if (name.find('/') != std::string::npos || name == "." || name == "..")
-        problem(name == c.experiment ? "experiment.name" : "experiment.variant", "must be a plain folder name");
+        problem(name == c.experiment ? "experiment.name" : "experiment.variant",
+                "must be a plain folder name");
   }
 
   void check_plugins() {

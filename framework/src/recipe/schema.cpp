@@ -9,8 +9,9 @@ Value list() { return Value::of(std::vector<Value>{}); }
 
 const std::vector<SlotSection>& slot_sections() {
   static const std::vector<SlotSection> sections = {
-      {"attention", Slot::Attention, "mha"}, {"kernel", Slot::Kernel, "sdpa"}, {"rope", Slot::Rope, "rope"},
-      {"router", Slot::Router, "topk"},      {"sparse", Slot::Sparse, "none"}, {"data", Slot::Dataset, "brown"},
+      {"attention", Slot::Attention, "mha"}, {"kernel", Slot::Kernel, "sdpa"},
+      {"rope", Slot::Rope, "rope"},          {"router", Slot::Router, "topk"},
+      {"sparse", Slot::Sparse, "none"},      {"data", Slot::Dataset, "brown"},
   };
   return sections;
 }
@@ -19,7 +20,8 @@ const std::vector<KeySpec>& core_keys() {
   static const std::vector<KeySpec> keys = {
       key("plugin_paths", list(), "extra folders searched for plugin libraries (relative to the recipe)"),
       key("seeds", list(), "seeds a sweep repeats each variant with; empty: train.seed alone"),
-      key("experiment.name", Value::of("default"), "runs go to <run.dir>/<experiment.name>/<variant>/seed-<n>"),
+      key("experiment.name", Value::of("default"),
+          "runs go to <run.dir>/<experiment.name>/<variant>/seed-<n>"),
       key("experiment.variant", Value::of("baseline"), "name of this configuration within the experiment"),
       key("experiment.description", Value::of(""), "free text, copied to summary.json"),
       key("model.d_model", Value::of(int64_t{256}), "hidden size"),
@@ -39,11 +41,14 @@ const std::vector<KeySpec>& core_keys() {
       key("sparse.plugin", Value::of("none"), "sparse attention selector plugin, or none"),
       key("data.plugin", Value::of("brown"), "dataset plugin"),
       key("data.val_fraction", Value::of(0.1), "share of documents held out for validation"),
-      key("data.split_seed", Value::of(int64_t{1234}), "seed of the document split (kept fixed across run seeds)"),
+      key("data.split_seed", Value::of(int64_t{1234}),
+          "seed of the document split (kept fixed across run seeds)"),
       key("data.max_documents", Value::of(int64_t{0}), "use only this many documents (0: all)"),
       key("tokenizer.vocab_size", Value::of(int64_t{8192}), "SentencePiece BPE vocabulary size"),
-      key("tokenizer.cache_dir", Value::of(""), "where trained tokenizers are cached; empty: $XDG_CACHE_HOME/lab"),
-      key("train.steps", Value::of(int64_t{1000}), "optimizer steps (ignored when [[train.stages]] are given)"),
+      key("tokenizer.cache_dir", Value::of(""),
+          "where trained tokenizers are cached; empty: $XDG_CACHE_HOME/lab"),
+      key("train.steps", Value::of(int64_t{1000}),
+          "optimizer steps (ignored when [[train.stages]] are given)"),
       key("train.batch_size", Value::of(int64_t{16}), "sequences per micro-batch"),
       key("train.accum_steps", Value::of(int64_t{1}), "micro-batches accumulated per optimizer step"),
       key("train.optimizer", Value::of("adamw"), "adamw or muon"),
@@ -60,7 +65,8 @@ const std::vector<KeySpec>& core_keys() {
       key("train.device", Value::of("auto"), "auto, cpu or cuda (auto: cuda when available)"),
       key("train.threads", Value::of(int64_t{0}), "CPU threads; 0: all cores"),
       key("train.log_every", Value::of(int64_t{10}), "steps between progress lines"),
-      key("train.checkpoint_every", Value::of(int64_t{0}), "steps between checkpoints; 0: at each evaluation"),
+      key("train.checkpoint_every", Value::of(int64_t{0}),
+          "steps between checkpoints; 0: at each evaluation"),
       key("eval.every", Value::of(int64_t{100}), "steps between evaluations (and one at the end)"),
       key("eval.max_batches", Value::of(int64_t{0}), "validation batches per evaluation; 0: all"),
       key("eval.batch_size", Value::of(int64_t{0}), "validation batch size; 0: train.batch_size"),

@@ -252,7 +252,7 @@ bool plot_training_curves(const fs::path& metrics_jsonl, const fs::path& out_png
     {
       std::ofstream data(data_file);
       data.imbue(std::locale::classic());  // '.' decimals whatever the user's locale
-      data.precision(10);
+      data.precision(17);  // the same digits as the x ranges in the script, so no point falls outside
       counts = write_data(*rows, data);
       if (!data) {
         warn("cannot plot: cannot write " + data_file.string());
@@ -262,7 +262,7 @@ bool plot_training_curves(const fs::path& metrics_jsonl, const fs::path& out_png
     {
       std::ofstream gp(script_file);
       gp.imbue(std::locale::classic());
-      gp.precision(12);  // x ranges must not round inside the data
+      gp.precision(17);  // x ranges must not round inside the data
       const std::string heading = metrics_jsonl.parent_path().filename().string();
       write_script(gp, data_file.filename().string(), out_png.filename().string(), counts,
                    heading.empty() ? "training curves" : "training curves: " + heading);

@@ -3,8 +3,8 @@
 #include <lab/error.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -25,11 +25,13 @@ void load_model(const fs::path& file, LanguageModel& model) {
     model->load(archive);
   } catch (const c10::Error& err) {
     std::string what = err.what_without_backtrace();
-    throw InputError(file.string() + ": checkpoint does not match this model (" + what.substr(0, what.find('\n')) + ")");
+    throw InputError(file.string() + ": checkpoint does not match this model (" +
+                     what.substr(0, what.find('\n')) + ")");
   }
 }
 
-void save_checkpoint(const fs::path& dir, LanguageModel& model, Optimizer& optimizer, const TrainingState& state) {
+void save_checkpoint(const fs::path& dir, LanguageModel& model, Optimizer& optimizer,
+                     const TrainingState& state) {
   fs::path tmp = dir.string() + ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
@@ -56,8 +58,7 @@ void save_checkpoint(const fs::path& dir, LanguageModel& model, Optimizer& optim
 }
 
 TrainingState load_checkpoint(const fs::path& dir, LanguageModel& model, Optimizer& optimizer) {
-  if (!fs::exists(dir / "state.json"))
-    throw InputError(dir.string() + ": no checkpoint to resume from");
+  if (!fs::exists(dir / "state.json")) throw InputError(dir.string() + ": no checkpoint to resume from");
   load_model(dir / "model.pt", model);
   optimizer.load((dir / "optimizer.pt").string());
   {

@@ -17,9 +17,9 @@ struct OptimizerSettings {
   double beta1 = 0.9;
   double beta2 = 0.95;
   double eps = 1e-8;
-  double muon_lr = 0.02;       // Muon's learning rate for matrix parameters
+  double muon_lr = 0.02;  // Muon's learning rate for matrix parameters
   double muon_momentum = 0.95;
-  int64_t muon_ns_steps = 5;   // Newton–Schulz iterations
+  int64_t muon_ns_steps = 5;  // Newton–Schulz iterations
 };
 
 using NamedParameter = std::pair<std::string, torch::Tensor>;

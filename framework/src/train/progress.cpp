@@ -11,9 +11,11 @@ std::string format_duration(double seconds) {
   auto s = static_cast<int64_t>(seconds + 0.5);
   char text[32];
   if (s >= 3600)
-    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60));
+    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
   else if (s >= 60)
-    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
   else
     std::snprintf(text, sizeof text, "%llds", static_cast<long long>(s));
   return text;
@@ -29,8 +31,8 @@ void Progress::step(int64_t step, const std::string& stage, double loss, double 
   if (!terminal_ && step % log_every != 0 && !last) return;
   char text[256];
   std::snprintf(text, sizeof text, "step %lld/%lld | %s | loss %.4f | lr %.2e | %.0f tok/s | ETA %s",
-                static_cast<long long>(step), static_cast<long long>(total_), stage.c_str(), loss, lr, tokens_per_s,
-                format_duration(seconds_per_step * static_cast<double>(total_ - step)).c_str());
+                static_cast<long long>(step), static_cast<long long>(total_), stage.c_str(), loss, lr,
+                tokens_per_s, format_duration(seconds_per_step * static_cast<double>(total_ - step)).c_str());
   if (terminal_) {
     std::printf("\r\033[K%s", text);
     dirty_ = true;

@@ -50,9 +50,11 @@ struct InterruptGuard {
 
 torch::Device pick_device(const std::string& wanted) {
   if (wanted == "cpu") return torch::kCPU;
-  if (wanted == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (wanted == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (!torch::cuda::is_available())
-    throw InputError("train.device = \"" + wanted + "\" but this LibTorch sees no CUDA device (use auto or cpu)");
+    throw InputError("train.device = \"" + wanted +
+                     "\" but this LibTorch sees no CUDA device (use auto or cpu)");
   return torch::Device(wanted);
 }
 
@@ -99,7 +101,8 @@ void apply_stage(LanguageModel& model, const StageConfig& stage) {
 }  // namespace
 
 fs::path run_directory(const Config& config) {
-  return fs::path(config.runs_dir) / config.experiment / config.variant / ("seed-" + std::to_string(config.train.seed));
+  return fs::path(config.runs_dir) / config.experiment / config.variant /
+         ("seed-" + std::to_string(config.train.seed));
 }
 
 RunResult train(const Config& config_in, const TrainOptions& options) {
@@ -115,7 +118,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   const bool exists = fs::exists(dir);
   if (exists && !options.resume && !options.overwrite) {
     std::string what = fs::exists(dir / "summary.json") ? "a finished run" : "an unfinished run";
-    throw InputError(dir.string() + ": holds " + what + "; pass --resume to continue it or --overwrite to start again");
+    throw InputError(dir.string() + ": holds " + what +
+                     "; pass --resume to continue it or --overwrite to start again");
   }
   if (options.resume && fs::exists(dir / "summary.json")) {
     progress.line("run already finished: " + dir.string());
@@ -129,16 +133,18 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
                                                          DatasetContext{config.recipe_file.parent_path()});
   Corpus corpus = prepare_corpus(*dataset, config.data, default_cache_dir(config.data.tokenizer_cache));
   if (validation_windows(corpus.val_tokens, config.dims.seq_len) == 0)
-    throw InputError("validation split has " + std::to_string(corpus.val_tokens.size()) +
-                     " tokens, too few for one window of model.seq_len = " + std::to_string(config.dims.seq_len));
+    throw InputError(
+        "validation split has " + std::to_string(corpus.val_tokens.size()) +
+        " tokens, too few for one window of model.seq_len = " + std::to_string(config.dims.seq_len));
   if (static_cast<int64_t>(corpus.train_tokens.size()) <= config.dims.seq_len)
     throw InputError("training split has " + std::to_string(corpus.train_tokens.size()) +
                      " tokens, too few for model.seq_len = " + std::to_string(config.dims.seq_len));
   config.dims.vocab_size = corpus.tokenizer.vocab_size();
-  progress.line("data: " + dataset->describe() + " | " + std::to_string(corpus.train_ids.size()) + " train / " +
-                std::to_string(corpus.val_ids.size()) + " validation documents | " +
-                std::to_string(corpus.train_tokens.size()) + " / " + std::to_string(corpus.val_tokens.size()) +
-                " tokens | tokenizer " + (corpus.tokenizer_cache_hit ? "cached" : "trained") + " (" +
+  progress.line("data: " + dataset->describe() + " | " + std::to_string(corpus.train_ids.size()) +
+                " train / " + std::to_string(corpus.val_ids.size()) + " validation documents | " +
+                std::to_string(corpus.train_tokens.size()) + " / " +
+                std::to_string(corpus.val_tokens.size()) + " tokens | tokenizer " +
+                (corpus.tokenizer_cache_hit ? "cached" : "trained") + " (" +
                 std::to_string(config.dims.vocab_size) + " pieces)");
 
   // Initialisation draws from the seed; dropout and router noise from a second stream of it.
@@ -160,7 +166,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   }
   TrainingState state;
   try {
-    write_file_atomic(dir / "recipe.resolved.toml", "# Every key of this run, defaults filled in.\n" + to_toml(config.resolved));
+    write_file_atomic(dir / "recipe.resolved.toml",
+                      "# Every key of this run, defaults filled in.\n" + to_toml(config.resolved));
     if (options.resume) {
       state = load_checkpoint(checkpoint_dir, model, *optimizer);
       truncate_metrics(dir / "metrics.jsonl", state.step);
@@ -173,7 +180,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     throw;
   }
   progress.line("model: " + std::to_string(counts.total) + " parameters (" + std::to_string(counts.active) +
-                " active per token) on " + device.str() + ", " + std::to_string(at::get_num_threads()) + " threads");
+                " active per token) on " + device.str() + ", " + std::to_string(at::get_num_threads()) +
+                " threads");
 
   InterruptGuard interrupt_guard;
   model->train();
@@ -204,30 +212,34 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
       progress.line("stage " + stage.name + ": " + std::to_string(stage.steps) + " steps, lr " +
                     std::to_string(stage.lr));
     }
-    lr_now = stage.lr * lr_factor(state.step - cursor.start, stage.warmup_steps, stage.steps, tc.min_lr_ratio);
+    lr_now =
+        stage.lr * lr_factor(state.step - cursor.start, stage.warmup_steps, stage.steps, tc.min_lr_ratio);
     optimizer->set_lr_factor(lr_now / tc.optimizer.lr);
 
     auto step_start = Clock::now();
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
     double step_loss = 0;
     for (int64_t micro = 0; micro < tc.accum_steps; ++micro) {
-      Batch batch = training_batch(corpus.train_tokens, config.dims.seq_len, tc.batch_size, tc.seed, state.step, micro);
+      Batch batch =
+          training_batch(corpus.train_tokens, config.dims.seq_len, tc.batch_size, tc.seed, state.step, micro);
       ForwardState fs_state;
       auto logits = model->forward(batch.inputs.to(device), fs_state);
-      auto ce = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
-                                                     batch.targets.to(device).reshape({-1}));
+      auto ce = torch::nn::functional::cross_entropy(
+          logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), batch.targets.to(device).reshape({-1}));
       auto loss = ce;
       for (const auto& [name, aux] : fs_state.aux_losses) {
         loss = loss + aux;
         aux_sum[name] += aux.item<double>() / static_cast<double>(tc.accum_steps);
       }
-      for (const auto& [name, value] : fs_state.stats) stat_sum[name] += value / static_cast<double>(tc.accum_steps);
+      for (const auto& [name, value] : fs_state.stats)
+        stat_sum[name] += value / static_cast<double>(tc.accum_steps);
       (loss / static_cast<double>(tc.accum_steps)).backward();
       step_loss += ce.item<double>() / static_cast<double>(tc.accum_steps);
     }
     if (!std::isfinite(step_loss))
       throw std::runtime_error("training loss is " + std::to_string(step_loss) + " at step " +
-                               std::to_string(state.step + 1) + "; lower train.lr or raise train.warmup_steps");
+                               std::to_string(state.step + 1) +
+                               "; lower train.lr or raise train.warmup_steps");
     std::vector<torch::Tensor> with_grad;
     for (auto& p : model->parameters())
       if (p.grad().defined()) with_grad.push_back(p);
@@ -249,7 +261,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
                   segment_seconds / std::max<int64_t>(segment_tokens / tokens_per_step, 1), tc.log_every);
 
     const bool last = state.step == tc.steps;
-    const bool stop_now = g_interrupted || (options.stop_after > 0 && state.step >= options.stop_after && !last);
+    const bool stop_now =
+        g_interrupted || (options.stop_after > 0 && state.step >= options.stop_after && !last);
     if (state.step % config.eval.every == 0 || last) {
       last_eval = evaluate(model, corpus.val_tokens, config.dims.seq_len, config.eval.batch_size,
                            config.eval.max_batches, device);
@@ -272,9 +285,10 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
       line["stats"] = stats;
       append_json_line(dir / "metrics.jsonl", line);
       char text[200];
-      std::snprintf(text, sizeof text, "eval step %lld | train loss %.4f | val loss %.4f | acc %.4f | ppl %.2f",
-                    static_cast<long long>(state.step), loss_sum / std::max<int64_t>(loss_count, 1), last_eval.loss,
-                    last_eval.accuracy, last_eval.perplexity);
+      std::snprintf(text, sizeof text,
+                    "eval step %lld | train loss %.4f | val loss %.4f | acc %.4f | ppl %.2f",
+                    static_cast<long long>(state.step), loss_sum / std::max<int64_t>(loss_count, 1),
+                    last_eval.loss, last_eval.accuracy, last_eval.perplexity);
       progress.line(text);
       loss_sum = 0;
       loss_count = 0;

@@ -8,10 +8,10 @@
 namespace lab {
 
 struct TrainOptions {
-  bool resume = false;      // continue from the run folder's checkpoint
-  bool overwrite = false;   // replace an existing run folder
-  int64_t stop_after = 0;   // stop with a checkpoint once this many steps are done (0: run to the end)
-  bool quiet = false;       // no progress lines
+  bool resume = false;     // continue from the run folder's checkpoint
+  bool overwrite = false;  // replace an existing run folder
+  int64_t stop_after = 0;  // stop with a checkpoint once this many steps are done (0: run to the end)
+  bool quiet = false;      // no progress lines
 };
 
 struct RunResult {

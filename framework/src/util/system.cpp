@@ -3,8 +3,8 @@
 #include <lab_build_config.hpp>
 
 #include <sys/resource.h>
-#include <unistd.h>
 #include <torch/version.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -36,7 +36,8 @@ std::string git_revision() {
     std::string dir = LAB_SOURCE_DIR;
     std::string rev = run("git -C '" + dir + "' rev-parse --short=12 HEAD 2>/dev/null");
     if (rev.empty()) return std::string(LAB_BUILD_GIT_REVISION);
-    if (!run("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty()) rev += "+dirty";
+    if (!run("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty())
+      rev += "+dirty";
     return rev;
   }();
   return revision;

@@ -12,23 +12,34 @@ namespace lab {
 
 const char* to_string(ValueType type) {
   switch (type) {
-    case ValueType::Bool: return "boolean";
-    case ValueType::Int: return "integer";
-    case ValueType::Float: return "float";
-    case ValueType::String: return "string";
-    case ValueType::List: return "array";
+    case ValueType::Bool:
+      return "boolean";
+    case ValueType::Int:
+      return "integer";
+    case ValueType::Float:
+      return "float";
+    case ValueType::String:
+      return "string";
+    case ValueType::List:
+      return "array";
   }
   return "?";
 }
 
 const char* to_string(Slot slot) {
   switch (slot) {
-    case Slot::Attention: return "attention";
-    case Slot::Kernel: return "kernel";
-    case Slot::Sparse: return "sparse";
-    case Slot::Rope: return "rope";
-    case Slot::Router: return "router";
-    case Slot::Dataset: return "dataset";
+    case Slot::Attention:
+      return "attention";
+    case Slot::Kernel:
+      return "kernel";
+    case Slot::Sparse:
+      return "sparse";
+    case Slot::Rope:
+      return "rope";
+    case Slot::Router:
+      return "router";
+    case Slot::Dataset:
+      return "dataset";
   }
   return "?";
 }
@@ -83,8 +94,10 @@ static std::string quote(const std::string& s) {
 
 std::string Value::repr() const {
   switch (type) {
-    case ValueType::Bool: return b ? "true" : "false";
-    case ValueType::Int: return std::to_string(i);
+    case ValueType::Bool:
+      return b ? "true" : "false";
+    case ValueType::Int:
+      return std::to_string(i);
     case ValueType::Float: {
       if (std::isinf(f)) return f > 0 ? "inf" : "-inf";
       if (std::isnan(f)) return "nan";
@@ -105,7 +118,8 @@ std::string Value::repr() const {
       }
       return text;
     }
-    case ValueType::String: return quote(s);
+    case ValueType::String:
+      return quote(s);
     case ValueType::List: {
       std::string out = "[";
       for (size_t n = 0; n < list.size(); ++n) out += (n ? ", " : "") + list[n].repr();
@@ -118,11 +132,16 @@ std::string Value::repr() const {
 bool operator==(const Value& a, const Value& b) {
   if (a.type != b.type) return false;
   switch (a.type) {
-    case ValueType::Bool: return a.b == b.b;
-    case ValueType::Int: return a.i == b.i;
-    case ValueType::Float: return a.f == b.f;
-    case ValueType::String: return a.s == b.s;
-    case ValueType::List: return a.list == b.list;
+    case ValueType::Bool:
+      return a.b == b.b;
+    case ValueType::Int:
+      return a.i == b.i;
+    case ValueType::Float:
+      return a.f == b.f;
+    case ValueType::String:
+      return a.s == b.s;
+    case ValueType::List:
+      return a.list == b.list;
   }
   return false;
 }
