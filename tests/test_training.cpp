@@ -242,3 +242,14 @@ TEST(Split, NoValidationDocumentAppearsInTheTrainingStream) {
     EXPECT_EQ(std::search(train.begin(), train.end(), probe.begin(), probe.end()), train.end()) << doc.id;
   }
 }
+
+TEST(Training, MuonRunLossFalls) {
+  fs::path root = test::temp_dir("muon");
+  Config c = test::make_config(
+      plus(tiny_run(root, "muon"), {"train.optimizer=muon", "train.muon_lr=0.02", "train.steps=30", "eval.every=10"}));
+  RunResult r = train(c, quiet());
+  ASSERT_TRUE(r.finished);
+  auto lines = read_json_lines(r.run_dir / "metrics.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_LT(lines.back()["val_loss"].get<double>(), lines.front()["val_loss"].get<double>() - 0.2);
+}

@@ -1,6 +1,7 @@
 // LibTorch's fused scaled_dot_product_attention (LibTorch 2.1+, which takes a scale); older versions have
 // none, so there the kernel says so once and computes the same result with explicit operations.
 #include <lab/plugin.hpp>
+#include <lab/reference_attention.hpp>
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -9,21 +10,6 @@
 #include <mutex>
 
 namespace {
-
-torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                 const lab::KernelArgs& args) {
-  const auto acc = torch::promote_types(q.scalar_type(), torch::kFloat32);
-  auto scores = torch::matmul(q.to(acc), k.to(acc).transpose(-2, -1)) * args.scale;
-  if (args.causal) {
-    const int64_t t = q.size(-2), s = k.size(-2);
-    auto mask =
-        torch::ones({t, s}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).triu(s - t + 1);
-    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
-  }
-  auto probs = torch::softmax(scores, -1).to(v.scalar_type());
-  if (args.training && args.dropout > 0) probs = torch::dropout(probs, args.dropout, true);
-  return torch::matmul(probs, v);
-}
 
 class SdpaKernel : public lab::Kernel {
  public:
@@ -41,7 +27,7 @@ class SdpaKernel : public lab::Kernel {
                 << " has no fused attention; using explicit matmul-softmax-matmul\n";
     });
 #endif
-    return explicit_attention(q, k, v, args);
+    return lab::reference_attention(q, k, v, args);
   }
 
  private:
@@ -55,7 +41,7 @@ const lab::PluginDescriptor* descriptor() {
     lab::PluginDescriptor p;
     p.name = "sdpa";
     p.slot = lab::Slot::Kernel;
-    p.description = "LibTorch fused attention (2.x); explicit fallback on LibTorch 1.13";
+    p.description = "LibTorch fused attention (2.1+); explicit fallback on older LibTorch";
     p.make_kernel = make;
     return p;
   }();
