@@ -1,6 +1,7 @@
 // Attention kernels (forward + backward) and the MoE layer, on CPU, at a few sequence lengths.
 #include "model/moe.hpp"
 #include "registry/registry.hpp"
+#include "util/system.hpp"
 
 #include <lab_build_config.hpp>
 
@@ -72,4 +73,11 @@ BENCHMARK_CAPTURE(attention, sdpa, std::string("sdpa"))
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(moe)->Arg(8)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  at::set_num_threads(lab::default_thread_count());  // Debian's LibTorch would use one thread
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

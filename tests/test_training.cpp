@@ -245,8 +245,8 @@ TEST(Split, NoValidationDocumentAppearsInTheTrainingStream) {
 
 TEST(Training, MuonRunLossFalls) {
   fs::path root = test::temp_dir("muon");
-  Config c = test::make_config(
-      plus(tiny_run(root, "muon"), {"train.optimizer=muon", "train.muon_lr=0.02", "train.steps=30", "eval.every=10"}));
+  Config c = test::make_config(plus(tiny_run(root, "muon"), {"train.optimizer=muon", "train.muon_lr=0.02",
+                                                             "train.steps=30", "eval.every=10"}));
   RunResult r = train(c, quiet());
   ASSERT_TRUE(r.finished);
   auto lines = read_json_lines(r.run_dir / "metrics.jsonl");

@@ -1,8 +1,10 @@
 // lab's command line: `lab --recipe FILE` trains; `lab plugins [NAME]` lists or describes plugins.
 #include "commands.hpp"
+#include "util/system.hpp"
 
 #include <lab/error.hpp>
 
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 #include <cstdio>
@@ -20,6 +22,8 @@ void report(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's LibTorch starts with one thread; use every core unless a recipe says otherwise.
+  at::set_num_threads(lab::default_thread_count());
   try {
     return lab::app::dispatch(argc, argv);
   } catch (const lab::InputError& err) {

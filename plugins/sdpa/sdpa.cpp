@@ -22,16 +22,14 @@ class SdpaKernel : public lab::Kernel {
       return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, args.causal, args.scale);
     }
 #else
-    std::call_once(warned_, [] {
+    static std::once_flag warned;
+    std::call_once(warned, [] {
       std::cerr << "lab: warning: kernel 'sdpa': LibTorch " << TORCH_VERSION
                 << " has no fused attention; using explicit matmul-softmax-matmul\n";
     });
 #endif
     return lab::reference_attention(q, k, v, args);
   }
-
- private:
-  mutable std::once_flag warned_;
 };
 
 lab::KernelPtr make(const lab::Options&) { return std::make_shared<SdpaKernel>(); }

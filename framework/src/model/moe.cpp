@@ -29,6 +29,9 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x, ForwardState& state, cons
   auto counts = torch::bincount(assignment, /*weights=*/{}, n_experts_).to(torch::kCPU);
   auto gathered = flat.index_select(0, token_of);
 
+  // unbind, not w[e]: indexing each expert would make backward materialise a full-size zero gradient
+  // per expert (quadratic in the expert count); unbind's backward stacks the slices once.
+  auto gates = w_gate.unbind(0), ups = w_up.unbind(0), downs = w_down.unbind(0);
   std::vector<torch::Tensor> outputs;
   outputs.reserve(n_experts_);
   const int64_t* count = counts.data_ptr<int64_t>();
@@ -36,8 +39,8 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x, ForwardState& state, cons
   for (int64_t e = 0; e < n_experts_; ++e) {
     if (count[e] == 0) continue;
     auto segment = gathered.narrow(0, start, count[e]);
-    auto hidden = torch::silu(segment.matmul(w_gate[e].t())) * segment.matmul(w_up[e].t());
-    outputs.push_back(hidden.matmul(w_down[e].t()));
+    auto hidden = torch::silu(segment.matmul(gates[e].t())) * segment.matmul(ups[e].t());
+    outputs.push_back(hidden.matmul(downs[e].t()));
     start += count[e];
   }
   auto expert_out = torch::cat(outputs, 0);
