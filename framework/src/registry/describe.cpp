@@ -1,3 +1,4 @@
+#include "registry/messages.hpp"
 #include "registry/registry.hpp"
 
 #include <lab/error.hpp>
@@ -6,12 +7,6 @@
 #include <sstream>
 
 namespace lab {
-
-namespace detail {
-// Defined in registry.cpp, so `lab plugins NAME` and require() word an unknown name the same way.
-std::string unknown_plugin_message(const std::string& what, const std::string& name,
-                                   const std::vector<std::string>& available);
-}  // namespace detail
 
 namespace {
 

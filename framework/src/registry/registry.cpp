@@ -1,5 +1,7 @@
 #include "registry/registry.hpp"
 
+#include "registry/messages.hpp"
+
 #include <lab/error.hpp>
 
 #include <dlfcn.h>
@@ -30,7 +32,6 @@ static size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// "no <what> '<name>'; did you mean 'x'? (available: a, b)". Shared with describe.cpp.
 std::string unknown_plugin_message(const std::string& what, const std::string& name,
                                    const std::vector<std::string>& available) {
   std::string message = "no " + what + " '" + name + "'";
