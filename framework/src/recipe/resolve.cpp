@@ -2,6 +2,7 @@
 #include "recipe/config.hpp"
 #include "recipe/schema.hpp"
 #include "registry/registry.hpp"
+#include "util/edit_distance.hpp"
 
 #include <lab/error.hpp>
 
@@ -172,6 +173,12 @@ class Resolver {
     problem(key, "unknown stage key" + (hint.empty() ? std::string() : "; did you mean '" + hint + "'?"));
   }
 
+  // The entry's location when the recipe sets the key, else "default".
+  Location source_of(const std::string& key) const {
+    const Entry* entry = recipe_.find(key);
+    return entry ? entry->where : Location{};
+  }
+
   void set_resolved(const std::string& key, const Value& v, Location where) {
     config_.resolved[key] = Entry{v, std::move(where)};
   }
@@ -201,8 +208,7 @@ class Resolver {
     d.vocab_size = int_of("tokenizer.vocab_size");
     c.init_std = float_of("model.init_std");
     c.attention_dropout = float_of("model.attention_dropout");
-    set_resolved("moe.d_ff", Value::of(d.d_ff),
-                 recipe_.find("moe.d_ff") ? recipe_.where("moe.d_ff") : Location{});
+    set_resolved("moe.d_ff", Value::of(d.d_ff), source_of("moe.d_ff"));
 
     c.data.val_fraction = float_of("data.val_fraction");
     c.data.split_seed = int_of("data.split_seed");
@@ -230,8 +236,7 @@ class Resolver {
     c.eval.every = int_of("eval.every");
     c.eval.max_batches = int_of("eval.max_batches");
     c.eval.batch_size = int_of("eval.batch_size") == 0 ? t.batch_size : int_of("eval.batch_size");
-    set_resolved("eval.batch_size", Value::of(c.eval.batch_size),
-                 recipe_.find("eval.batch_size") ? recipe_.where("eval.batch_size") : Location{});
+    set_resolved("eval.batch_size", Value::of(c.eval.batch_size), source_of("eval.batch_size"));
     c.runs_dir = string_of("run.dir");
     for (const auto& s : value("seeds").list) c.seeds.push_back(s.i);
 
@@ -278,13 +283,13 @@ class Resolver {
                                          " (groups: " + names + ")");
         }
       if (stage.groups.empty()) problem(prefix + "groups", "a stage must train at least one group");
-      set_resolved(prefix + "name", Value::of(stage.name), recipe_.where(prefix + "name"));
-      set_resolved(prefix + "steps", Value::of(stage.steps), recipe_.where(prefix + "steps"));
-      set_resolved(prefix + "lr", Value::of(stage.lr), recipe_.where(prefix + "lr"));
+      set_resolved(prefix + "name", Value::of(stage.name), source_of(prefix + "name"));
+      set_resolved(prefix + "steps", Value::of(stage.steps), source_of(prefix + "steps"));
+      set_resolved(prefix + "lr", Value::of(stage.lr), source_of(prefix + "lr"));
       set_resolved(prefix + "warmup_steps", Value::of(stage.warmup_steps),
-                   recipe_.where(prefix + "warmup_steps"));
-      set_resolved(prefix + "groups", get("groups"), recipe_.where(prefix + "groups"));
-      set_resolved(prefix + "mode", Value::of(stage.mode), recipe_.where(prefix + "mode"));
+                   source_of(prefix + "warmup_steps"));
+      set_resolved(prefix + "groups", get("groups"), source_of(prefix + "groups"));
+      set_resolved(prefix + "mode", Value::of(stage.mode), source_of(prefix + "mode"));
       t.stages.push_back(stage);
     }
     if (t.stages.empty()) {
@@ -298,7 +303,7 @@ class Resolver {
     }
     t.steps = 0;
     for (const auto& s : t.stages) t.steps += s.steps;
-    set_resolved("train.steps", Value::of(t.steps), recipe_.where("train.steps"));
+    set_resolved("train.steps", Value::of(t.steps), source_of("train.steps"));
   }
 
   void build_options(SlotChoice& choice) {
@@ -383,21 +388,6 @@ class Resolver {
   std::vector<std::string> problems_;
   Config config_;
 };
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t next = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = row[j];
-      row[j] = next;
-    }
-  }
-  return row[b.size()];
-}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "registry/registry.hpp"
 
 #include "registry/messages.hpp"
+#include "util/edit_distance.hpp"
 
 #include <lab/error.hpp>
 
@@ -15,22 +16,6 @@
 namespace lab {
 
 namespace detail {
-
-// Levenshtein distance, for suggesting a plugin name after a typo.
-static size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string unknown_plugin_message(const std::string& what, const std::string& name,
                                    const std::vector<std::string>& available) {
