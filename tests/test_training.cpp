@@ -3,6 +3,7 @@
 #include "model/model.hpp"
 #include "run/files.hpp"
 #include "test_support.hpp"
+#include "tiny_run.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 
@@ -16,59 +17,12 @@
 #include <set>
 
 using namespace lab;
+using lab::test::plus;
+using lab::test::synthetic_corpus;
+using lab::test::tiny_run;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A small procedurally generated corpus with learnable structure (documents of template sentences).
-fs::path synthetic_corpus() {
-  static fs::path dir = [] {
-    fs::path d = test::temp_dir("corpus");
-    const std::vector<std::string> det = {"the", "a", "every", "one"};
-    const std::vector<std::string> adj = {"small", "green", "quiet", "heavy", "bright", "old"};
-    const std::vector<std::string> noun = {"river",  "engine",  "garden", "letter",
-                                           "window", "teacher", "market"};
-    const std::vector<std::string> verb = {"follows", "carries", "watches", "opens", "finds", "builds"};
-    std::mt19937 rng(7);
-    auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-    for (int doc = 0; doc < 40; ++doc) {
-      std::ofstream out(d / ("doc" + std::to_string(100 + doc) + ".txt"));
-      for (int s = 0; s < 40; ++s)
-        out << pick(det) << " " << pick(adj) << " " << pick(noun) << " " << pick(verb) << " " << pick(det)
-            << " " << pick(noun) << ".\n";
-    }
-    return d;
-  }();
-  return dir;
-}
-
-std::vector<std::string> tiny_run(const fs::path& root, const std::string& variant) {
-  return {"data.plugin=text",
-          "data.path=\"" + synthetic_corpus().string() + "\"",
-          "tokenizer.vocab_size=320",
-          "tokenizer.cache_dir=\"" + (root / "cache").string() + "\"",
-          "run.dir=\"" + (root / "runs").string() + "\"",
-          "experiment.name=tiny",
-          "experiment.variant=" + variant,
-          "model.d_model=32",
-          "model.n_heads=4",
-          "model.n_layers=2",
-          "model.seq_len=32",
-          "moe.experts=4",
-          "moe.top_k=2",
-          "moe.d_ff=64",
-          "kernel.plugin=math",
-          "train.batch_size=8",
-          "train.lr=0.003",
-          "train.warmup_steps=5",
-          "train.threads=2",
-          "eval.max_batches=4"};
-}
-
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 TrainOptions quiet() {
   TrainOptions o;

@@ -18,7 +18,7 @@ void write_summary(const std::filesystem::path& file, const RunFacts& f) {
       {"experiment", c.experiment},
       {"variant", c.variant},
       {"seed", c.train.seed},
-      {"recipe", c.recipe_file.string()},
+      {"recipe", std::filesystem::absolute(c.recipe_file).string()},
       {"plugins", plugins},
       {"final",
        {{"val_loss", f.final_eval.loss},

@@ -1,0 +1,50 @@
+// Reopening a trained run folder gives back the model that was evaluated at the end of training.
+#include "eval/evaluate.hpp"
+#include "run/load_run.hpp"
+#include "test_support.hpp"
+#include "tiny_run.hpp"
+#include "train/trainer.hpp"
+
+#include <lab/error.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace lab;
+namespace fs = std::filesystem;
+
+TEST(LoadRun, ReproducesTheFinalEvaluation) {
+  fs::path root = test::temp_dir("load-run");
+  Config c = test::make_config(test::plus(test::tiny_run(root, "reload"), {"train.steps=6", "eval.every=6"}));
+  TrainOptions quiet;
+  quiet.quiet = true;
+  RunResult result = train(c, quiet);
+  ASSERT_TRUE(result.finished);
+
+  LoadedRun run = load_run(result.run_dir, {{}, {test::plugin_dir()}});
+  EXPECT_EQ(run.config.dims.d_model, 32);
+  Corpus corpus = load_run_corpus(run);
+  EvalResult again = evaluate(run.model, corpus.val_tokens, run.config.dims.seq_len,
+                              run.config.eval.batch_size, run.config.eval.max_batches, torch::kCPU);
+  std::ifstream in(result.run_dir / "summary.json");
+  auto summary = nlohmann::json::parse(in);
+  EXPECT_NEAR(again.loss, summary["final"]["val_loss"].get<double>(), 1e-5);
+  EXPECT_TRUE(fs::path(summary["recipe"].get<std::string>()).is_absolute());
+
+  // Overrides are laid over the run's recipe, e.g. another evaluation length.
+  LoadedRun longer = load_run(result.run_dir, {{"model.seq_len=48"}, {test::plugin_dir()}});
+  EXPECT_EQ(longer.config.dims.seq_len, 48);
+}
+
+TEST(LoadRun, RefusesFoldersThatAreNotRuns) {
+  fs::path root = test::temp_dir("load-run-bad");
+  EXPECT_THROW(load_run(root / "missing"), InputError);
+  try {
+    load_run(root);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("not a run folder"), std::string::npos);
+  }
+}
