@@ -8,5 +8,7 @@ int dispatch(int argc, char** argv);
 
 int run_train(int argc, char** argv);    // lab --recipe FILE ...
 int run_plugins(int argc, char** argv);  // lab plugins [NAME]
+int run_parity(int argc, char** argv);   // lab parity FILE...
+int run_eval(int argc, char** argv);     // lab eval RUN_DIR
 
 }  // namespace lab::app

@@ -14,6 +14,9 @@ namespace {
 const char* kUsage =
     "usage: lab --recipe FILE [--set section.key=value]... [options]   train a recipe\n"
     "       lab plugins [NAME] [--plugin-path DIR]...                  list plugins, or one plugin's keys\n"
+    "       lab parity FILE... [--attention NAME] [--kernel NAME]          check plugins against reference "
+    "outputs\n"
+    "       lab eval RUN_DIR [--seq-len N]                                 evaluate a trained run\n"
     "       lab --help | --version\n"
     "run `lab --help` or `lab plugins --help` for the options\n";
 }
@@ -30,8 +33,11 @@ int dispatch(int argc, char** argv) {
   }
   if (first == "plugins") return run_plugins(argc - 1, argv + 1);
   if (first == "train") return run_train(argc - 1, argv + 1);
+  if (first == "parity") return run_parity(argc - 1, argv + 1);
+  if (first == "eval") return run_eval(argc - 1, argv + 1);
   if (!first.empty() && first[0] == '-') return run_train(argc, argv);
-  throw InputError("unknown command '" + first + "' (commands: train, plugins; or --recipe FILE)");
+  throw InputError("unknown command '" + first +
+                   "' (commands: train, plugins, parity, eval; or --recipe FILE)");
 }
 
 }  // namespace lab::app
