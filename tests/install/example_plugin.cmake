@@ -88,4 +88,20 @@ if(NOT val_loss MATCHES "^[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$" OR val_loss LES
 endif()
 file(READ "${run_dir}/recipe.resolved.toml" resolved)
 expect_contains("${resolved}" "kv_heads = 2" "recipe.resolved.toml")
+# 5. A project whose LibTorch differs from lab's is refused at configure time, naming both versions.
+set(other "${WORK_DIR}/other-torch")
+file(COPY "${prefix}/lib/cmake/lab" DESTINATION "${other}/lib/cmake")
+file(MAKE_DIRECTORY "${other}/lib/lab/plugins")
+file(READ "${other}/lib/cmake/lab/labConfig.cmake" config)
+string(REGEX REPLACE "set\\(lab_TORCH_VERSION \"[^\"]*\"\\)" "set(lab_TORCH_VERSION \"0.0.1\")" config "${config}")
+file(WRITE "${other}/lib/cmake/lab/labConfig.cmake" "${config}")
+execute_process(COMMAND ${CMAKE_COMMAND} -S "${EXAMPLE_DIR}" -B "${WORK_DIR}/other-build" -G "${GENERATOR}"
+  -DCMAKE_PREFIX_PATH=${other} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(code EQUAL 0)
+  message(FATAL_ERROR "find_package(lab) accepted a LibTorch other than lab's")
+endif()
+expect_contains("${out}${err}" "lab was built against LibTorch 0.0.1,"
+  "configuring against a lab built with another LibTorch")
+
 message(STATUS "gqa plugin trained ${done_steps} steps from the installed lab; val loss ${val_loss}")
