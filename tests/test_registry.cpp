@@ -139,6 +139,9 @@ struct Refusal {
   std::vector<std::string> expected;
 };
 
+// Names the case in test listings instead of dumping the struct's bytes.
+void PrintTo(const Refusal& refusal, std::ostream* os) { *os << refusal.case_dir; }
+
 class RegistryRefusal : public testing::TestWithParam<Refusal> {};
 
 TEST_P(RegistryRefusal, ThrowsInputErrorNamingTheFile) {
