@@ -9,21 +9,8 @@
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string output;
-};
-
-Outcome run_lab(const std::string& args) {
-  std::string command = std::string(LAB_PROGRAM) + " " + args + " 2>&1";
-  Outcome out{-1, ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe)) out.output += buffer.data();
-  int status = pclose(pipe);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using lab::test::Outcome;
+using lab::test::run_lab;
 
 std::string recipe(const std::string& name) { return std::string(LAB_TEST_DATA_DIR) + "/recipes/" + name; }
 

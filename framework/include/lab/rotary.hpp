@@ -16,6 +16,8 @@ class Rotary : public Rope {
   std::pair<torch::Tensor, torch::Tensor> tables(int64_t seq_len, torch::Device device) const override;
   int64_t dim() const override { return dim_; }
   RopeLayout layout() const { return layout_; }
+  // The inverse frequencies [dim/2] (float64) in use for a sequence of `seq_len` positions.
+  torch::Tensor frequencies(int64_t seq_len) const { return inv_freq(seq_len); }
 
  protected:
   // Inverse frequencies [dim/2] (float64) for a sequence of `seq_len` positions.
