@@ -60,3 +60,17 @@ TEST(Cli, DryRunPrintsTheResolvedRecipe) {
   EXPECT_NE(o.output.find("lr = 0.005"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("[[train.stages]]"), std::string::npos) << o.output;
 }
+
+TEST(Cli, ParamsPrintsCountsByRole) {
+  Outcome o =
+      run_lab("params " + recipe("base.toml") +
+              " --set attention.plugin=mla --set attention.kv_lora_rank=8 --set attention.q_lora_rank=8");
+  ASSERT_EQ(o.code, 0) << o.output;
+  for (const char* row : {"total", "active per token", "attention.q_a_proj", "attention.kv_b_proj", "norms"})
+    EXPECT_NE(o.output.find(row), std::string::npos) << row << "\n" << o.output;
+  EXPECT_EQ(run_lab("params").code, 2);
+  EXPECT_EQ(
+      run_lab("params " + recipe("base.toml") + " --set attention.plugin=mla --set attention.kv_lora_rank=0")
+          .code,
+      2);
+}

@@ -10,5 +10,6 @@ int run_train(int argc, char** argv);    // lab --recipe FILE ...
 int run_plugins(int argc, char** argv);  // lab plugins [NAME]
 int run_parity(int argc, char** argv);   // lab parity FILE...
 int run_eval(int argc, char** argv);     // lab eval RUN_DIR
+int run_params(int argc, char** argv);   // lab params --recipe FILE
 
 }  // namespace lab::app

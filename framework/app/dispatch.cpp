@@ -17,6 +17,8 @@ const char* kUsage =
     "       lab parity FILE... [--attention NAME] [--kernel NAME]          check plugins against reference "
     "outputs\n"
     "       lab eval RUN_DIR [--seq-len N]                                 evaluate a trained run\n"
+    "       lab params --recipe FILE [--set ...]                           parameter counts of a recipe's "
+    "model\n"
     "       lab --help | --version\n"
     "run `lab --help` or `lab plugins --help` for the options\n";
 }
@@ -35,9 +37,10 @@ int dispatch(int argc, char** argv) {
   if (first == "train") return run_train(argc - 1, argv + 1);
   if (first == "parity") return run_parity(argc - 1, argv + 1);
   if (first == "eval") return run_eval(argc - 1, argv + 1);
+  if (first == "params") return run_params(argc - 1, argv + 1);
   if (!first.empty() && first[0] == '-') return run_train(argc, argv);
   throw InputError("unknown command '" + first +
-                   "' (commands: train, plugins, parity, eval; or --recipe FILE)");
+                   "' (commands: train, plugins, parity, eval, params; or --recipe FILE)");
 }
 
 }  // namespace lab::app
