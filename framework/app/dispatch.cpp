@@ -14,6 +14,7 @@ namespace {
 const char* kUsage =
     "usage: lab --recipe FILE [--set section.key=value]... [options]   train a recipe\n"
     "       lab plugins [NAME] [--plugin-path DIR]...                  list plugins, or one plugin's keys\n"
+    "       lab profile [--seq-lens 128,256,...] [--kernels a,b] ...   time attention kernels\n"
     "       lab --help | --version\n"
     "run `lab --help` or `lab plugins --help` for the options\n";
 }
@@ -29,9 +30,10 @@ int dispatch(int argc, char** argv) {
     return 0;
   }
   if (first == "plugins") return run_plugins(argc - 1, argv + 1);
+  if (first == "profile") return run_profile(argc - 1, argv + 1);
   if (first == "train") return run_train(argc - 1, argv + 1);
   if (!first.empty() && first[0] == '-') return run_train(argc, argv);
-  throw InputError("unknown command '" + first + "' (commands: train, plugins; or --recipe FILE)");
+  throw InputError("unknown command '" + first + "' (commands: train, plugins, profile; or --recipe FILE)");
 }
 
 }  // namespace lab::app
