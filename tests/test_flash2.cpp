@@ -192,3 +192,42 @@ TEST(Flash2, ModelWithFlash2MatchesModelWithMath) {
   EXPECT_LT(max_abs(logits[0], logits[1]), 1e-4);
   EXPECT_LT(max_abs(grads[0], grads[1]), 1e-4 * std::max(1.0, grads[0].abs().max().item<double>()));
 }
+
+TEST(Flash2, CudaLowPrecisionErrorIsAtMostTwiceNaiveLowPrecision) {
+  // flash-attn's rule: against an fp32 reference, the kernel may err at most 2x as much as a naive
+  // attention computed in the same low precision (plus a small absolute slack).
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto kernel = flash2(64, 64);
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    for (const Shape& x :
+         std::vector<Shape>{{2, 3, 65, 65, 64, 64}, {1, 2, 63, 257, 192, 128}, {1, 2, 1, 7, 32, 32}}) {
+      for (bool causal : {true, false}) {
+        torch::manual_seed(9);
+        const auto opts = torch::TensorOptions().device(torch::kCUDA);
+        auto q = torch::randn({x.b, x.h, x.t, x.dqk}, opts), k = torch::randn({x.b, x.h, x.s, x.dqk}, opts),
+             v = torch::randn({x.b, x.h, x.s, x.dv}, opts), probe = torch::randn({x.b, x.h, x.t, x.dv}, opts);
+        const auto args = args_for(x.dqk, causal);
+        auto grads_of = [&](auto attend, torch::ScalarType t) {
+          auto qq = q.to(t).requires_grad_(true), kk = k.to(t).requires_grad_(true),
+               vv = v.to(t).requires_grad_(true);
+          auto out = attend(qq, kk, vv);
+          auto g = torch::autograd::grad({(out.to(torch::kFloat) * probe).sum()}, {qq, kk, vv});
+          return std::vector<torch::Tensor>{out.to(torch::kFloat), g[0].to(torch::kFloat),
+                                            g[1].to(torch::kFloat), g[2].to(torch::kFloat)};
+        };
+        auto naive = [&](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
+          return reference_attention(a, b, c, args);
+        };
+        auto fast = [&](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
+          return kernel->attend(a, b, c, args);
+        };
+        const auto ref = grads_of(naive, torch::kFloat), low = grads_of(naive, dtype),
+                   mine = grads_of(fast, dtype);
+        for (int n = 0; n < 4; ++n)
+          EXPECT_LE(max_abs(mine[n], ref[n]), 2 * max_abs(low[n], ref[n]) + 1e-3)
+              << describe(x, causal) << " " << c10::toString(dtype) << " tensor "
+              << "oqkv"[n];
+      }
+    }
+  }
+}
