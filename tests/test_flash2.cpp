@@ -15,11 +15,13 @@ using namespace lab;
 
 namespace {
 
-KernelPtr flash2(int64_t block_q, int64_t block_k, const std::string& backward = "auto") {
+KernelPtr flash2(int64_t block_q, int64_t block_k, const std::string& backward = "auto",
+                 const std::string& isa = "auto") {
   const auto& p = test::registry().require(Slot::Kernel, "flash2");
-  return p.make_kernel(default_options(
-      p,
-      {{"block_q", Value::of(block_q)}, {"block_k", Value::of(block_k)}, {"backward", Value::of(backward)}}));
+  return p.make_kernel(default_options(p, {{"block_q", Value::of(block_q)},
+                                           {"block_k", Value::of(block_k)},
+                                           {"backward", Value::of(backward)},
+                                           {"cpu_isa", Value::of(isa)}}));
 }
 
 KernelArgs args_for(int64_t dqk, bool causal) {
@@ -70,9 +72,14 @@ TEST(Flash2, MatchesMathForwardAndGradientsInFp32) {
                                      {1, 2, 1, 64, 64, 32},
                                      {1, 2, 33, 33, 192, 128},
                                      {2, 2, 257, 257, 16, 24}};
-  for (const auto& [bq, bk, backward] : std::vector<std::tuple<int64_t, int64_t, std::string>>{
-           {16, 32, "split"}, {64, 64, "per_head"}, {32, 16, "auto"}}) {
-    auto kernel = flash2(bq, bk, backward);
+  // Both CPU instruction-set builds: "auto" runs AVX2 where the processor has it.
+  for (const auto& [bq, bk, backward, isa] :
+       std::vector<std::tuple<int64_t, int64_t, std::string, std::string>>{
+           {16, 32, "split", "baseline"},
+           {64, 64, "per_head", "auto"},
+           {32, 16, "auto", "auto"},
+           {64, 32, "per_head", "baseline"}}) {
+    auto kernel = flash2(bq, bk, backward, isa);
     for (const auto& x : shapes) {
       for (bool causal : {true, false}) {
         torch::manual_seed(4);

@@ -11,11 +11,12 @@ namespace {
 
 // AVX2+FMA kernels when the build has them and the processor runs them; LibTorch's vector types
 // otherwise fall back to plain loops the compiler vectorises for the baseline instruction set.
-bool use_avx2() {
+bool use_avx2(const Params& p) {
 #if defined(LAB_FLASH2_HAVE_AVX2)
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
+  static const bool cpu_has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return cpu_has && !p.baseline_isa;
 #else
+  (void)p;
   return false;
 #endif
 }
@@ -32,7 +33,7 @@ ForwardResult cpu_forward(const torch::Tensor& q, const torch::Tensor& k, const 
     const auto* qp = q.data_ptr<scalar_t>();
     const auto* kp = k.data_ptr<scalar_t>();
     const auto* vp = v.data_ptr<scalar_t>();
-    if (use_avx2()) {
+    if (use_avx2(p)) {
       isa_avx2::forward(qp, kp, vp, r.out.data_ptr<scalar_t>(), r.lse.data_ptr<scalar_t>(), s, p);
     } else {
       isa_default::forward(qp, kp, vp, r.out.data_ptr<scalar_t>(), r.lse.data_ptr<scalar_t>(), s, p);
@@ -54,7 +55,7 @@ Gradients cpu_backward(const torch::Tensor& q, const torch::Tensor& k, const tor
     BackwardIo<scalar_t> io{q.data_ptr<scalar_t>(),    k.data_ptr<scalar_t>(),    v.data_ptr<scalar_t>(),
                             lse.data_ptr<scalar_t>(),  dout.data_ptr<scalar_t>(), delta.data_ptr<scalar_t>(),
                             g.dq.data_ptr<scalar_t>(), g.dk.data_ptr<scalar_t>(), g.dv.data_ptr<scalar_t>()};
-    if (use_avx2()) {
+    if (use_avx2(p)) {
       isa_avx2::backward(io, s, p);
     } else {
       isa_default::backward(io, s, p);

@@ -17,6 +17,7 @@ struct Params {
   // Backward schedule: one task per (batch, head) accumulating dQ in place, or one task per key
   // block for dK/dV plus a second pass per query block for dQ (more parallelism, recomputes P).
   enum class Backward { Auto, PerHead, Split } backward = Backward::Auto;
+  bool baseline_isa = false;  // CPU: skip the AVX2 kernels even where they would run
 };
 
 struct ForwardResult {

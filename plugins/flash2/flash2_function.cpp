@@ -44,6 +44,7 @@ void save_params(AutogradContext* ctx, const Params& p) {
   ctx->saved_data["block_q"] = p.block_q;
   ctx->saved_data["block_k"] = p.block_k;
   ctx->saved_data["backward"] = static_cast<int64_t>(p.backward);
+  ctx->saved_data["baseline_isa"] = p.baseline_isa;
 }
 
 Params load_params(AutogradContext* ctx) {
@@ -55,6 +56,7 @@ Params load_params(AutogradContext* ctx) {
   p.block_q = ctx->saved_data["block_q"].toInt();
   p.block_k = ctx->saved_data["block_k"].toInt();
   p.backward = static_cast<Params::Backward>(ctx->saved_data["backward"].toInt());
+  p.baseline_isa = ctx->saved_data["baseline_isa"].toBool();
   return p;
 }
 
@@ -62,7 +64,8 @@ class Flash2Function : public torch::autograd::Function<Flash2Function> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, double scale, bool causal, double dropout,
-                               int64_t seed, int64_t block_q, int64_t block_k, int64_t backward) {
+                               int64_t seed, int64_t block_q, int64_t block_k, int64_t backward,
+                               bool baseline_isa) {
     Params p;
     p.scale = scale;
     p.causal = causal;
@@ -71,6 +74,7 @@ class Flash2Function : public torch::autograd::Function<Flash2Function> {
     p.block_q = block_q;
     p.block_k = block_k;
     p.backward = static_cast<Params::Backward>(backward);
+    p.baseline_isa = baseline_isa;
     auto r = run_forward(q, k, v, p);
     ctx->save_for_backward({q, k, v, r.out, r.lse});
     save_params(ctx, p);
@@ -81,7 +85,7 @@ class Flash2Function : public torch::autograd::Function<Flash2Function> {
     const auto saved = ctx->get_saved_variables();
     const Params p = load_params(ctx);
     auto g = run_backward(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0].contiguous(), p);
-    return {g.dq, g.dk, g.dv, {}, {}, {}, {}, {}, {}, {}};
+    return {g.dq, g.dk, g.dv, {}, {}, {}, {}, {}, {}, {}, {}};
   }
 };
 
@@ -125,7 +129,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   const auto call = [&](const torch::Tensor& qq, const torch::Tensor& kk, const torch::Tensor& vv) {
     return Flash2Function::apply(qq.contiguous(), kk.contiguous(), vv.contiguous(), p.scale, p.causal,
                                  p.dropout, static_cast<int64_t>(p.seed), p.block_q, p.block_k,
-                                 static_cast<int64_t>(p.backward));
+                                 static_cast<int64_t>(p.backward), p.baseline_isa);
   };
   if (q.is_cuda()) {
 #ifdef LAB_FLASH2_CUDA

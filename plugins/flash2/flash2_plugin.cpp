@@ -21,6 +21,7 @@ class Flash2Kernel : public lab::Kernel {
     base_.block_q = o.get_int("block_q");
     base_.block_k = o.get_int("block_k");
     base_.backward = backward_mode(o.get_string("backward"));
+    base_.baseline_isa = o.get_string("cpu_isa") == "baseline";
   }
   torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                        const lab::KernelArgs& args) const override {
@@ -45,6 +46,9 @@ void validate(const lab::Options& o, const lab::ModelDims&, lab::Problems& probl
   const std::string& mode = o.get_string("backward");
   if (mode != "auto" && mode != "per_head" && mode != "split")
     problems.push_back({"backward", "must be one of auto, per_head, split; got '" + mode + "'"});
+  const std::string& isa = o.get_string("cpu_isa");
+  if (isa != "auto" && isa != "baseline")
+    problems.push_back({"cpu_isa", "must be auto or baseline; got '" + isa + "'"});
 }
 
 lab::KernelPtr make(const lab::Options& o) { return std::make_shared<Flash2Kernel>(o); }
@@ -64,6 +68,8 @@ const lab::PluginDescriptor* descriptor() {
         {"backward", lab::Value::of("auto"),
          "CPU backward schedule: per_head (one task per batch*head, dQ in place), split (tasks per key "
          "block, then per query block for dQ), auto (per_head when batch*heads >= 2*threads)"},
+        {"cpu_isa", lab::Value::of("auto"),
+         "CPU instruction set: auto (AVX2+FMA kernels where the processor has them) or baseline"},
     };
     p.validate = validate;
     p.make_kernel = make;
