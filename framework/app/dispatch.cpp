@@ -11,21 +11,36 @@
 namespace lab::app {
 
 namespace {
-const char* kUsage =
-    "usage: lab --recipe FILE [--set section.key=value]... [options]   train a recipe\n"
-    "       lab plugins [NAME] [--plugin-path DIR]...                  list plugins, or one plugin's keys\n"
-    "       lab parity FILE... [--attention NAME] [--kernel NAME]          check plugins against reference "
-    "outputs\n"
-    "       lab eval RUN_DIR [--seq-len N]                                 evaluate a trained run\n"
-    "       lab params --recipe FILE [--set ...]                           parameter counts of a recipe's "
-    "model\n"
-    "       lab --help | --version\n"
-    "run `lab --help` or `lab plugins --help` for the options\n";
+
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* args;
+  const char* what;
+};
+
+const Command kCommands[] = {
+    {"train", run_train, "--recipe FILE [--set section.key=value]... [options]", "train a recipe"},
+    {"plugins", run_plugins, "[NAME] [--plugin-path DIR]...", "list plugins, or one plugin's keys"},
+    {"params", run_params, "--recipe FILE [--set ...]", "parameter counts of a recipe's model"},
+    {"eval", run_eval, "RUN_DIR [--seq-len N,...]", "evaluate a trained run at other lengths"},
+    {"parity", run_parity, "FILE... [--attention NAME] [--kernel NAME]",
+     "check plugins against reference outputs"},
+    {"profile", run_profile, "[--seq-lens 128,256,...] [--kernels a,b] ...",
+     "time attention kernels across lengths"},
+};
+
+void print_usage() {
+  std::fputs("usage: lab --recipe FILE [options]   (the same as lab train)\n", stderr);
+  for (const auto& c : kCommands) std::fprintf(stderr, "       lab %-8s %-52s %s\n", c.name, c.args, c.what);
+  std::fputs("       lab --help | --version\nrun `lab COMMAND --help` for a command's options\n", stderr);
 }
+
+}  // namespace
 
 int dispatch(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
+    print_usage();
     return 2;
   }
   std::string first = argv[1];
@@ -33,14 +48,12 @@ int dispatch(int argc, char** argv) {
     std::printf("lab %s\n", LAB_VERSION);
     return 0;
   }
-  if (first == "plugins") return run_plugins(argc - 1, argv + 1);
-  if (first == "train") return run_train(argc - 1, argv + 1);
-  if (first == "parity") return run_parity(argc - 1, argv + 1);
-  if (first == "eval") return run_eval(argc - 1, argv + 1);
-  if (first == "params") return run_params(argc - 1, argv + 1);
+  for (const auto& c : kCommands)
+    if (first == c.name) return c.run(argc - 1, argv + 1);
   if (!first.empty() && first[0] == '-') return run_train(argc, argv);
-  throw InputError("unknown command '" + first +
-                   "' (commands: train, plugins, parity, eval, params; or --recipe FILE)");
+  std::string names;
+  for (const auto& c : kCommands) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  throw InputError("unknown command '" + first + "' (commands: " + names + "; or --recipe FILE)");
 }
 
 }  // namespace lab::app

@@ -228,6 +228,44 @@ int exit_status(int raw) {
   return WEXITSTATUS(raw);
 }
 
+// Runs a script written next to out_png from that directory and checks that a picture appeared.
+bool run_gnuplot(const fs::path& script_file, const fs::path& out_png) {
+  // A stale picture must not pass for a fresh one.
+  std::error_code ignored;
+  fs::remove(out_png, ignored);
+
+  const fs::path directory = out_png.has_parent_path() ? out_png.parent_path() : fs::path(".");
+  const std::string command = "cd " + sh_quote(directory.string()) + " && gnuplot " +
+                              sh_quote(script_file.filename().string()) + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) {
+    warn("cannot plot: cannot start gnuplot");
+    return false;
+  }
+  std::string output;
+  char buffer[512];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = exit_status(pclose(pipe));
+  if (status != 0) {
+    // gnuplot's last line names the failing command; 127 is the shell's "not found".
+    std::string last;
+    std::istringstream lines(output);
+    for (std::string l; std::getline(lines, l);) {
+      if (l.find_first_not_of(" \t^") != std::string::npos) last = l;
+    }
+    warn("gnuplot failed for " + script_file.string() +
+         (status == 127  ? std::string(" (gnuplot not found)")
+          : last.empty() ? ""
+                         : ": " + last));
+    return false;
+  }
+  if (!fs::exists(out_png, ignored) || fs::file_size(out_png, ignored) == 0) {
+    warn("gnuplot wrote no picture to " + out_png.string());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool gnuplot_available() {
@@ -272,42 +310,88 @@ bool plot_training_curves(const fs::path& metrics_jsonl, const fs::path& out_png
       }
     }
 
-    // A stale picture must not pass for a fresh one.
-    std::error_code ignored;
-    fs::remove(out_png, ignored);
-
-    const fs::path directory = out_png.has_parent_path() ? out_png.parent_path() : fs::path(".");
-    const std::string command = "cd " + sh_quote(directory.string()) + " && gnuplot " +
-                                sh_quote(script_file.filename().string()) + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) {
-      warn("cannot plot: cannot start gnuplot");
-      return false;
-    }
-    std::string output;
-    char buffer[512];
-    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    const int status = exit_status(pclose(pipe));
-    if (status != 0) {
-      // gnuplot's last line names the failing command; 127 is the shell's "not found".
-      std::string last;
-      std::istringstream lines(output);
-      for (std::string l; std::getline(lines, l);) {
-        if (l.find_first_not_of(" \t^") != std::string::npos) last = l;
-      }
-      warn("gnuplot failed for " + script_file.string() +
-           (status == 127  ? std::string(" (gnuplot not found)")
-            : last.empty() ? ""
-                           : ": " + last));
-      return false;
-    }
-    if (!fs::exists(out_png, ignored) || fs::file_size(out_png, ignored) == 0) {
-      warn("gnuplot wrote no picture to " + out_png.string());
-      return false;
-    }
-    return true;
+    return run_gnuplot(script_file, out_png);
   } catch (const std::exception& e) {
     warn(std::string("cannot plot training curves: ") + e.what());
+    return false;
+  }
+}
+
+bool plot_panels(const std::vector<PlotPanel>& panels, const std::string& heading, const fs::path& out_png) {
+  try {
+    fs::path data_file = out_png;
+    data_file.replace_extension(".dat");
+    fs::path script_file = out_png;
+    script_file.replace_extension(".gp");
+    // One data block per (panel, series), addressed by gnuplot's `index`.
+    std::vector<std::vector<std::pair<int, const PlotSeries*>>> plotted(panels.size());
+    {
+      std::ofstream data(data_file);
+      data.imbue(std::locale::classic());
+      data.precision(17);
+      int block = 0;
+      for (size_t p = 0; p < panels.size(); ++p) {
+        for (const auto& series : panels[p].series) {
+          std::ostringstream rows;
+          rows.imbue(std::locale::classic());
+          rows.precision(17);
+          size_t points = 0;
+          for (size_t i = 0; i < std::min(series.x.size(), series.y.size()); ++i) {
+            const double x = series.x[i], y = series.y[i];
+            const bool bad_log = (panels[p].log_x && x <= 0) || (panels[p].log_y && y <= 0);
+            if (!std::isfinite(x) || !std::isfinite(y) || bad_log) continue;
+            rows << x << ' ' << y << '\n';
+            ++points;
+          }
+          if (points == 0) continue;
+          data << "# " << panels[p].title << ": " << series.title << "\n" << rows.str() << "\n\n";
+          plotted[p].emplace_back(block++, &series);
+        }
+      }
+      if (!data) {
+        warn("cannot plot: cannot write " + data_file.string());
+        return false;
+      }
+    }
+    {
+      std::ofstream gp(script_file);
+      gp.imbue(std::locale::classic());
+      const std::string data = data_file.filename().string();
+      gp << "# Replot from this directory with: gnuplot <this file>\n";
+      gp << "set terminal pngcairo size " << 500 * std::max<size_t>(1, panels.size())
+         << ",450 enhanced font ',10'\n";
+      gp << "set output " << gp_quote(out_png.filename().string()) << "\n";
+      gp << "set grid\nset key top left\n";
+      gp << "set multiplot layout 1," << std::max<size_t>(1, panels.size()) << " title " << gp_quote(heading)
+         << " noenhanced\n";
+      for (size_t p = 0; p < panels.size(); ++p) {
+        const auto& panel = panels[p];
+        gp << "set title " << gp_quote(panel.title) << " noenhanced\n";
+        gp << "set xlabel " << gp_quote(panel.xlabel) << " noenhanced\n";
+        gp << "set ylabel " << gp_quote(panel.ylabel) << " noenhanced\n";
+        gp << (panel.log_x ? "set logscale x 2\n" : "unset logscale x\n");
+        gp << (panel.log_y ? "set logscale y\n" : "unset logscale y\n");
+        if (plotted[p].empty()) {
+          gp << "unset logscale\nset yrange [0:1]\nset label 1 'no data' at graph 0.5, graph 0.5 center\n"
+             << "plot 2 notitle\nunset label 1\nset autoscale y\n";
+          continue;
+        }
+        gp << "plot ";
+        for (size_t s = 0; s < plotted[p].size(); ++s)
+          gp << (s ? ", \\\n     " : "") << gp_quote(data) << " index " << plotted[p][s].first
+             << " using 1:2 with linespoints lw 1.5 pt 7 ps 0.6 title "
+             << gp_quote(plotted[p][s].second->title) << " noenhanced";
+        gp << "\n";
+      }
+      gp << "unset multiplot\nunset output\n";
+      if (!gp) {
+        warn("cannot plot: cannot write " + script_file.string());
+        return false;
+      }
+    }
+    return run_gnuplot(script_file, out_png);
+  } catch (const std::exception& e) {
+    warn(std::string("cannot plot: ") + e.what());
     return false;
   }
 }

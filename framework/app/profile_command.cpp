@@ -1,0 +1,144 @@
+// `lab profile`: attention kernels across sequence lengths (time, attained GFLOP/s, memory).
+#include "commands.hpp"
+#include "profile_measure.hpp"
+#include "profile_report.hpp"
+#include "registry/registry.hpp"
+
+#include <lab/error.hpp>
+
+#include <torch/torch.h>
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace po = boost::program_options;
+
+namespace lab::app {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item.empty()) throw InputError("--" + flag + " '" + text + "': empty entry in the comma list");
+    items.push_back(item);
+  }
+  if (items.empty()) throw InputError("--" + flag + " is empty");
+  return items;
+}
+
+std::vector<int64_t> seq_lens(const std::string& text) {
+  std::vector<int64_t> lens;
+  for (const auto& item : split_list("seq-lens", text)) {
+    size_t used = 0;
+    int64_t n = 0;
+    try {
+      n = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || n < 1)
+      throw InputError("--seq-lens: '" + item + "' is not a positive whole number");
+    lens.push_back(n);
+  }
+  return lens;
+}
+
+torch::ScalarType dtype_of(const std::string& name) {
+  if (name == "float32" || name == "fp32" || name == "float") return torch::kFloat;
+  if (name == "float64" || name == "fp64" || name == "double") return torch::kDouble;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  if (name == "float16" || name == "fp16" || name == "half") return torch::kHalf;
+  throw InputError("--dtype '" + name + "': expected float32, float64, bfloat16 or float16");
+}
+
+torch::Device device_of(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    if (!torch::cuda::is_available())
+      throw InputError("--device cuda: no CUDA device is available to LibTorch");
+    return {torch::kCUDA, 0};
+  }
+  throw InputError("--device '" + name + "': expected cpu or cuda");
+}
+
+void require_positive(const po::variables_map& vm, const char* flag) {
+  if (vm[flag].as<int64_t>() < 1) throw InputError(std::string("--") + flag + " must be at least 1");
+}
+
+}  // namespace
+
+int run_profile(int argc, char** argv) {
+  po::options_description opts("lab profile [options]");
+  opts.add_options()("help,h", "show this help")(
+      "seq-lens", po::value<std::string>()->default_value("128,256,512,1024,2048"),
+      "comma list of sequence lengths (T = S)")(
+      "kernels", po::value<std::string>()->default_value("math,sdpa,flash2"), "comma list of kernel plugins")(
+      "batch", po::value<int64_t>()->default_value(1), "batch size")(
+      "heads", po::value<int64_t>()->default_value(8), "attention heads")(
+      "head-dim", po::value<int64_t>()->default_value(64), "q/k head dim")(
+      "v-head-dim", po::value<int64_t>()->default_value(0), "v head dim (0: same as --head-dim)")(
+      "causal", po::value<bool>()->default_value(true)->implicit_value(true), "causal mask (true/false)")(
+      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
+      "dtype", po::value<std::string>()->default_value("float32"), "float32, float64, bfloat16 or float16")(
+      "repeats", po::value<int64_t>()->default_value(3), "timed runs per point (median reported)")(
+      "out", po::value<std::string>()->default_value("profile"), "folder for profile.json and profile.png")(
+      "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
+      "extra plugin folder (repeatable)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& err) {
+    throw InputError(std::string(err.what()) + " (see lab profile --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  for (const char* flag : {"batch", "heads", "head-dim", "repeats"}) require_positive(vm, flag);
+  if (vm["v-head-dim"].as<int64_t>() < 0)
+    throw InputError("--v-head-dim must be 0 (same as --head-dim) or more");
+
+  ProfileShape shape;
+  shape.batch = vm["batch"].as<int64_t>();
+  shape.heads = vm["heads"].as<int64_t>();
+  shape.head_dim = vm["head-dim"].as<int64_t>();
+  shape.v_head_dim = vm["v-head-dim"].as<int64_t>() ? vm["v-head-dim"].as<int64_t>() : shape.head_dim;
+  shape.causal = vm["causal"].as<bool>();
+  shape.dtype = dtype_of(vm["dtype"].as<std::string>());
+  shape.repeats = static_cast<int>(vm["repeats"].as<int64_t>());
+  const auto lens = seq_lens(vm["seq-lens"].as<std::string>());
+  const auto names = split_list("kernels", vm["kernels"].as<std::string>());
+  shape.device = device_of(vm["device"].as<std::string>());
+
+  std::vector<std::string> paths;
+  if (vm.count("plugin-path")) paths = vm["plugin-path"].as<std::vector<std::string>>();
+  PluginRegistry registry;
+  registry.load_directories(plugin_search_path(paths, {}));
+  std::vector<KernelPtr> kernels;  // all resolved before anything runs
+  for (const auto& name : names) {
+    const auto& plugin = registry.require(Slot::Kernel, name);
+    kernels.push_back(plugin.make_kernel(default_options(plugin)));
+  }
+
+  std::vector<ProfileRow> rows;
+  for (size_t n = 0; n < names.size(); ++n) {
+    for (int64_t len : lens) {
+      shape.seq_len = len;
+      rows.push_back(measure(names[n], *kernels[n], shape));
+      std::cerr << "measured " << names[n] << " T=" << len << "\n";
+    }
+  }
+  print_profile_table(shape, rows, std::cout);
+  write_profile_outputs(shape, rows, vm["out"].as<std::string>());
+  std::cout << "wrote " << (std::filesystem::path(vm["out"].as<std::string>()) / "profile.json").string()
+            << "\n";
+  return 0;
+}
+
+}  // namespace lab::app

@@ -1,0 +1,126 @@
+#include "profile_report.hpp"
+
+#include "run/plots.hpp"
+
+#include <lab/error.hpp>
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace lab::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string memory_meaning(const torch::Device& device) {
+  return device.is_cuda() ? "CUDA caching-allocator bytes above the inputs"
+                          : "CPU tensor bytes above the inputs (counting LibTorch CPU allocator)";
+}
+
+std::string shape_text(const ProfileShape& s) {
+  return "batch " + std::to_string(s.batch) + ", heads " + std::to_string(s.heads) + ", head dim " +
+         std::to_string(s.head_dim) + "/" + std::to_string(s.v_head_dim) +
+         (s.causal ? ", causal" : ", full") + ", " + std::string(c10::toString(s.dtype)) + " on " +
+         s.device.str() + ", median of " + std::to_string(s.repeats);
+}
+
+}  // namespace
+
+void print_profile_table(const ProfileShape& shape, const std::vector<ProfileRow>& rows, std::ostream& out) {
+  out << "attention kernels: " << shape_text(shape) << "\n";
+  out << "GFLOP/s count useful FLOPs (visible pairs; fwd+bwd = 3x fwd); memory: "
+      << memory_meaning(shape.device) << "\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "%-8s %6s %11s %13s %10s %13s %14s %14s\n", "kernel", "T", "fwd ms",
+                "fwd+bwd ms", "fwd GF/s", "fwd+bwd GF/s", "held MiB", "peak MiB");
+  out << line;
+  for (const auto& r : rows) {
+    if (!r.error.empty()) {
+      std::snprintf(line, sizeof line, "%-8s %6lld  failed: ", r.kernel.c_str(),
+                    static_cast<long long>(r.seq_len));
+      out << line << r.error << "\n";
+      continue;
+    }
+    std::snprintf(line, sizeof line, "%-8s %6lld %11.3f %13.3f %10.2f %13.2f %14.2f %14.2f\n",
+                  r.kernel.c_str(), static_cast<long long>(r.seq_len), r.forward_ms, r.train_ms,
+                  r.forward_gflops, r.train_gflops, r.held_mib, r.peak_mib);
+    out << line;
+  }
+  out.flush();
+}
+
+void write_profile_outputs(const ProfileShape& shape, const std::vector<ProfileRow>& rows,
+                           const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError("--out " + dir.string() + ": cannot create the folder: " + ec.message());
+
+  nlohmann::json json;
+  json["shape"] = {{"batch", shape.batch},
+                   {"heads", shape.heads},
+                   {"head_dim", shape.head_dim},
+                   {"v_head_dim", shape.v_head_dim},
+                   {"causal", shape.causal},
+                   {"device", shape.device.str()},
+                   {"dtype", c10::toString(shape.dtype)},
+                   {"repeats", shape.repeats}};
+  json["memory_measures"] = memory_meaning(shape.device);
+  json["flops"] = "useful FLOPs over visible (query, key) pairs; forward+backward counts 3x forward";
+  json["rows"] = nlohmann::json::array();
+  for (const auto& r : rows) {
+    nlohmann::json row = {{"kernel", r.kernel}, {"seq_len", r.seq_len}};
+    if (r.error.empty()) {
+      row.update({{"forward_ms", r.forward_ms},
+                  {"forward_backward_ms", r.train_ms},
+                  {"forward_gflops", r.forward_gflops},
+                  {"forward_backward_gflops", r.train_gflops},
+                  {"held_mib", r.held_mib},
+                  {"peak_mib", r.peak_mib}});
+    } else {
+      row["error"] = r.error;
+    }
+    json["rows"].push_back(row);
+  }
+  const fs::path file = dir / "profile.json", temp = dir / "profile.json.tmp";
+  {
+    std::ofstream out(temp);
+    out << json.dump(2) << "\n";
+    if (!out) throw InputError("--out " + dir.string() + ": cannot write " + temp.string());
+  }
+  fs::rename(temp, file);
+
+  // One series per kernel, in the order the kernels were asked for.
+  std::vector<std::string> order;
+  std::map<std::string, PlotSeries> fwd, train, peak;
+  for (const auto& r : rows) {
+    if (!fwd.count(r.kernel)) order.push_back(r.kernel);
+    for (auto* m : {&fwd, &train, &peak}) (*m)[r.kernel].title = r.kernel;
+    if (!r.error.empty()) continue;
+    const double t = static_cast<double>(r.seq_len);
+    fwd[r.kernel].x.push_back(t);
+    fwd[r.kernel].y.push_back(r.forward_ms);
+    train[r.kernel].x.push_back(t);
+    train[r.kernel].y.push_back(r.train_ms);
+    peak[r.kernel].x.push_back(t);
+    peak[r.kernel].y.push_back(r.peak_mib);
+  }
+  std::vector<PlotPanel> panels = {
+      {"forward time", "sequence length", "ms", true, true, {}},
+      {"forward + backward time", "sequence length", "ms", true, true, {}},
+      {"peak memory, forward + backward", "sequence length", "MiB", true, true, {}}};
+  for (const auto& name : order) {
+    panels[0].series.push_back(fwd[name]);
+    panels[1].series.push_back(train[name]);
+    panels[2].series.push_back(peak[name]);
+  }
+  plot_panels(panels, "attention kernels: " + shape_text(shape), dir / "profile.png");
+}
+
+}  // namespace lab::app

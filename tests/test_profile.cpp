@@ -1,0 +1,78 @@
+// `lab profile`: the table, profile.json and its figures, and one-line errors for bad flags.
+#include "run/plots.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+namespace {
+
+struct Outcome {
+  int code;
+  std::string output;
+};
+
+Outcome run_profile(const std::string& args) {
+  const std::string command = std::string(LAB_PROGRAM) + " profile " + args + " 2>&1";
+  Outcome out{-1, ""};
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 512> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe)) out.output += buffer.data();
+  const int status = pclose(pipe);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+}  // namespace
+
+TEST(Profile, WritesTableAndJsonAndFlash2HoldsLessThanMath) {
+  const auto dir = lab::test::temp_dir("profile");
+  const auto o = run_profile(
+      "--seq-lens 33,256 --kernels math,flash2 --heads 2 --head-dim 16 --v-head-dim 8 "
+      "--repeats 1 --out " +
+      dir.string());
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_NE(o.output.find("fwd+bwd ms"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("flash2      256"), std::string::npos) << o.output;
+
+  std::ifstream in(dir / "profile.json");
+  const auto json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["shape"]["v_head_dim"], 8);
+  ASSERT_EQ(json["rows"].size(), 4u);
+  std::map<std::string, nlohmann::json> at256;
+  for (const auto& row : json["rows"]) {
+    ASSERT_FALSE(row.contains("error")) << row.dump();
+    EXPECT_GT(row["forward_ms"].get<double>(), 0);
+    EXPECT_GT(row["forward_backward_ms"].get<double>(), 0);
+    EXPECT_GT(row["forward_gflops"].get<double>(), 0);
+    EXPECT_GT(row["peak_mib"].get<double>(), 0);
+    if (row["seq_len"] == 256) at256[row["kernel"].get<std::string>()] = row;
+  }
+  ASSERT_EQ(at256.size(), 2u);
+  // math keeps the 2x256x256 probabilities (512 KiB and more); flash2 keeps O and the LSE (18 KiB).
+  EXPECT_GT(at256["math"]["held_mib"].get<double>(), 0.5);
+  EXPECT_LT(at256["flash2"]["held_mib"].get<double>(), 0.05);
+  EXPECT_LT(at256["flash2"]["peak_mib"].get<double>(), at256["math"]["peak_mib"].get<double>());
+  if (lab::gnuplot_available()) EXPECT_TRUE(std::filesystem::exists(dir / "profile.png"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Profile, BadFlagsExitTwoWithOneLineAndWriteNothing) {
+  const auto dir = lab::test::temp_dir("profile-bad") / "out";
+  const std::map<std::string, std::string> cases = {{"--seq-lens 16,x", "'x'"},
+                                                    {"--kernels math,nope", "'nope'"},
+                                                    {"--dtype int8", "int8"},
+                                                    {"--heads 0", "--heads"}};
+  for (const auto& [flags, named] : cases) {
+    const auto o = run_profile(flags + " --out " + dir.string());
+    EXPECT_EQ(o.code, 2) << flags << ": " << o.output;
+    EXPECT_NE(o.output.find(named), std::string::npos) << flags << ": " << o.output;
+    EXPECT_FALSE(std::filesystem::exists(dir)) << flags;
+  }
+}
