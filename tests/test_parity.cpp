@@ -84,3 +84,15 @@ TEST(Parity, RefusesFilesThatDoNotFitThePlugin) {
   unknown.metadata["case"] = c.dump();
   expect_error(unknown, "unknown rope_scaling type 'longrope'");
 }
+
+TEST(Parity, EveryKernelReproducesTheReferenceUnderMla) {
+  // MLA hands the kernels q/k head dims different from v's (e.g. 24 vs 16): each must agree with DeepSeek.
+  for (const char* kernel : {"math", "sdpa", "flash2"}) {
+    ParityOptions options;
+    options.kernel = kernel;
+    for (const char* name : {"mla_qlora_mixed_heads", "mla_rope_yarn"}) {
+      ParityReport report = check_parity(golden(name), test::registry(), options);
+      EXPECT_TRUE(report.passed()) << kernel << "\n" << report.describe();
+    }
+  }
+}
