@@ -7,10 +7,10 @@
 #include <limits>
 #include <vector>
 
-// The float loops are built for several instruction sets and picked at load time, so one binary is
-// fast on AVX-512 and AVX2 machines and still runs on any x86-64.
+// The float loops are built for several instruction sets, chosen by CPU feature at load time, so one binary
+// is fast on AVX-512 and AVX2 machines and still runs on any x86-64.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DSA_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define DSA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define DSA_INLINE __attribute__((always_inline)) inline
 #else
 #define DSA_CLONES
