@@ -6,6 +6,7 @@
 
 #include <torch/nn/module.h>
 
+#include <map>
 #include <string>
 
 namespace lab {
@@ -18,6 +19,13 @@ class Sparse : public torch::nn::Module {
                                ForwardState& state) = 0;
   // Called when a training stage starts; `mode` is the stage's `mode` key ("" when unset).
   virtual void set_mode(const std::string& mode) { (void)mode; }
+  // Named tensors showing how the plugin treats these inputs (selector scores, selected keys,
+  // attention weights), for pictures and tests; no gradient. Empty when a plugin has nothing to show.
+  virtual std::map<std::string, torch::Tensor> inspect(const torch::Tensor& x, const torch::Tensor& q,
+                                                       const torch::Tensor& k, const KernelArgs& args) {
+    (void)x, (void)q, (void)k, (void)args;
+    return {};
+  }
 };
 
 using SparsePtr = std::shared_ptr<Sparse>;

@@ -21,6 +21,7 @@ EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& stream, in
   torch::NoGradGuard no_grad;
   double loss_sum = 0;
   int64_t correct = 0, tokens = 0, batches = 0;
+  std::map<std::string, double> stat_sum;
   for (int64_t first = 0; first < windows; first += batch_size) {
     if (max_batches > 0 && batches >= max_batches) break;
     Batch batch = validation_batch(stream, seq_len, first, std::min(batch_size, windows - first));
@@ -34,6 +35,7 @@ EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& stream, in
                     .item<double>();
     correct += flat.argmax(-1).eq(targets.reshape({-1})).sum().item<int64_t>();
     tokens += targets.numel();
+    for (const auto& [name, value] : state.stats) stat_sum[name] += value;
     ++batches;
   }
   if (was_training) model->train();
@@ -42,6 +44,7 @@ EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& stream, in
   result.loss = loss_sum / static_cast<double>(tokens);
   result.accuracy = static_cast<double>(correct) / static_cast<double>(tokens);
   result.perplexity = std::exp(result.loss);
+  for (const auto& [name, value] : stat_sum) result.stats[name] = value / static_cast<double>(batches);
   return result;
 }
 

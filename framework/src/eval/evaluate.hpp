@@ -4,6 +4,8 @@
 #include "model/model.hpp"
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace lab {
@@ -13,6 +15,7 @@ struct EvalResult {
   double accuracy = 0;
   double perplexity = 0;
   int64_t tokens = 0;
+  std::map<std::string, double> stats;  // plugin statistics (ForwardState::add_stat), mean over batches
 };
 
 // Evaluates on up to max_batches (0: all) batches of batch_size windows; restores the model's mode.

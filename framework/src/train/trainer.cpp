@@ -281,6 +281,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
       nlohmann::json aux = nlohmann::json::object(), stats = nlohmann::json::object();
       for (const auto& [k, v] : aux_sum) aux[k] = v / std::max<int64_t>(stat_count, 1);
       for (const auto& [k, v] : stat_sum) stats[k] = v / std::max<int64_t>(stat_count, 1);
+      // Statistics measured on the evaluation batches (e.g. DSA recall) sit beside the training ones.
+      for (const auto& [k, v] : last_eval.stats) stats[k] = v;
       line["aux_losses"] = aux;
       line["stats"] = stats;
       append_json_line(dir / "metrics.jsonl", line);

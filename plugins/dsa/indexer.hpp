@@ -1,0 +1,41 @@
+// The lightning indexer of DeepSeek-V3.2-Exp: cheap per-token scores that pick the keys to attend to.
+#pragma once
+
+#include <lab/rotary.hpp>
+
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace dsa {
+
+// The indexer's view of a sequence: q [B, T, HI, dI] and k [B, S, dI] (rotary part first, half-split),
+// w [B, T, HI] already scaled by (HI·dI)^(-1/2).
+struct IndexerHeads {
+  torch::Tensor q, k, w;
+};
+
+class IndexerImpl : public torch::nn::Module {
+ public:
+  IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t rope_dim, double rope_theta);
+  // x [B, T, d_model] -> the indexer's heads (the caller decides whether x is detached).
+  IndexerHeads project(const torch::Tensor& x);
+
+ private:
+  int64_t heads_, dim_, rope_dim_;
+  torch::nn::Linear wq_{nullptr}, wk_{nullptr}, weights_{nullptr};
+  torch::nn::LayerNorm k_norm_{nullptr};
+  std::shared_ptr<lab::Rotary> rotary_;
+};
+TORCH_MODULE(Indexer);
+
+// Per-head contributions w_j·ReLU(q_j·k_s) [B, HI, T, S], -inf where s is later than t.
+torch::Tensor head_scores(const IndexerHeads& heads);
+// I[b, t, s] = Σ_j w_j·ReLU(q_j·k_s) [B, T, S], -inf where s is later than t; differentiable.
+torch::Tensor index_scores(const IndexerHeads& heads);
+// The top_k causal keys of every query, ascending, -1 where a query has fewer than top_k keys:
+// [B, T, min(top_k, S)] int64. Scores are computed `block` queries at a time with the top-k taken on
+// the fly, so no [B, T, S] tensor is held. No gradient.
+torch::Tensor select_keys(const IndexerHeads& heads, int64_t top_k, int64_t block = 256);
+
+}  // namespace dsa
