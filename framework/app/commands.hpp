@@ -8,5 +8,6 @@ int dispatch(int argc, char** argv);
 
 int run_train(int argc, char** argv);    // lab --recipe FILE ...
 int run_plugins(int argc, char** argv);  // lab plugins [NAME]
+int run_bench(int argc, char** argv);    // lab bench RECIPE ...
 
 }  // namespace lab::app

@@ -48,16 +48,6 @@ struct InterruptGuard {
   }
 };
 
-torch::Device pick_device(const std::string& wanted) {
-  if (wanted == "cpu") return torch::kCPU;
-  if (wanted == "auto")
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (!torch::cuda::is_available())
-    throw InputError("train.device = \"" + wanted +
-                     "\" but this LibTorch sees no CUDA device (use auto or cpu)");
-  return torch::Device(wanted);
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -99,6 +89,16 @@ void apply_stage(LanguageModel& model, const StageConfig& stage) {
 }
 
 }  // namespace
+
+torch::Device pick_device(const std::string& wanted) {
+  if (wanted == "cpu") return torch::kCPU;
+  if (wanted == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available())
+    throw InputError("train.device = \"" + wanted +
+                     "\" but this LibTorch sees no CUDA device (use auto or cpu)");
+  return torch::Device(wanted);
+}
 
 fs::path run_directory(const Config& config) {
   return fs::path(config.runs_dir) / config.experiment / config.variant /
