@@ -3,6 +3,7 @@
 #include "model/model.hpp"
 #include "model/moe.hpp"
 #include "test_support.hpp"
+#include "train/cross_entropy.hpp"
 
 #include <lab/error.hpp>
 
@@ -180,4 +181,17 @@ TEST(MoEDispatch, RecipeKeysAreValidated) {
   EXPECT_THROW(test::make_config({"moe.shared_experts=-1"}), InputError);
   EXPECT_THROW(test::make_config({"moe.capacity_factor=-0.5"}), InputError);
   EXPECT_NO_THROW(test::make_config({"moe.shared_experts=1", "moe.capacity_factor=1.25"}));
+}
+
+TEST(MoEDispatch, TrainingCrossEntropyEqualsTorchsInValueAndGradient) {
+  torch::manual_seed(9);
+  auto base = torch::randn({37, 53}) * 3;
+  auto targets = torch::randint(53, {37}, torch::kInt64);
+  auto a = base.clone().requires_grad_(true), b = base.clone().requires_grad_(true);
+  auto expected = torch::nn::functional::cross_entropy(a * 2.0, targets);
+  auto got = training_cross_entropy(b * 2.0, targets);
+  EXPECT_NEAR(got.item<double>(), expected.item<double>(), 1e-5);
+  (expected * 0.7).backward();
+  (got * 0.7).backward();
+  EXPECT_LT((a.grad() - b.grad()).abs().max().item<double>(), 1e-6);
 }

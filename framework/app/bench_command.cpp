@@ -96,8 +96,10 @@ int run_bench(int argc, char** argv) {
       "precision", po::value<std::string>()->default_value("fp32"),
       "fp32, or bf16 (autocast; on CUDA the peak is a bf16 GEMM)")(
       "peak-size", po::value<int64_t>()->default_value(0),
-      "side of the peak GEMM; 0: 2048 on CPU, 8192 on CUDA")("json",
-                                                             "print one JSON object instead of the table");
+      "side of the peak GEMM; 0: 2048 on CPU, 8192 on CUDA")(
+      "trace", po::value<std::string>(),
+      "also trace one extra step, op by op, into this Chrome-trace JSON file "
+      "(summarise with benchmarks/profile_summary.py)")("json", "print one JSON object instead of the table");
   po::positional_options_description positional;
   positional.add("recipe", 1);
   po::variables_map vm;
@@ -124,6 +126,7 @@ int run_bench(int argc, char** argv) {
   options.corpus_data = data == "corpus";
   options.bf16 = precision == "bf16";
   options.peak_size = vm["peak-size"].as<int64_t>();
+  if (vm.count("trace")) options.trace_file = vm["trace"].as<std::string>();
   if (options.steps < 1) throw InputError("--steps must be at least 1");
   if (options.warmup_steps < 0) throw InputError("--warmup must not be negative");
   if (options.peak_size < 0) throw InputError("--peak-size must not be negative");

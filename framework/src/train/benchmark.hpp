@@ -14,6 +14,7 @@ struct BenchmarkOptions {
   bool corpus_data = false;  // false: uniform random tokens (no tokenizer training)
   bool bf16 = false;         // autocast matrix products to bfloat16
   int64_t peak_size = 0;     // side of the square GEMM of the peak measurement; 0: by device
+  std::string trace_file;    // when set: one extra, untimed step is traced to this Chrome-trace JSON file
 };
 
 struct PhaseSeconds {
