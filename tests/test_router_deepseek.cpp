@@ -3,8 +3,10 @@
 
 #include <lab/error.hpp>
 
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 using namespace lab;
 
@@ -167,4 +169,31 @@ TEST(DeepSeekRouter, ValidationNamesImpossibleGroupSettings) {
   EXPECT_EQ(problems_of(4, 5, 8, 2).at(0).key, "topk_groups");  // more than there are
   EXPECT_EQ(problems_of(4, 1, 8, 4).at(0).key, "topk_groups");  // 2 experts cannot give top-4
   EXPECT_THROW(test::make_config({"router.plugin=deepseek", "router.groups=3"}), InputError);
+}
+
+TEST(DeepSeekRouter, RunsInFloat32UnderBfloat16Autocast) {
+  torch::manual_seed(11);
+  auto router = identity_router(8, 2, {});
+  {
+    torch::NoGradGuard no_grad;
+    router->parameters()[0].normal_(0, 1);
+  }
+  auto x = torch::randn({16, 8});
+  ForwardState state;
+  Routing plain = router->route(x, state);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  Routing cast = router->route(x, state);
+  at::autocast::set_autocast_enabled(at::kCPU, false);
+#else
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(true);
+  Routing cast = router->route(x, state);
+  at::autocast::set_cpu_enabled(false);
+#endif
+  at::autocast::clear_cache();
+  EXPECT_EQ(cast.weights.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(cast.experts, plain.experts));
+  EXPECT_TRUE(torch::allclose(cast.weights, plain.weights));
 }

@@ -3,6 +3,7 @@
 // balance loss. The bias moves after each step toward balanced load (auxiliary-loss-free balancing).
 #include <lab/plugin.hpp>
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
 #include <limits>
@@ -32,7 +33,8 @@ class DeepSeekRouter : public lab::Router {
   }
 
   lab::Routing route_batch(const torch::Tensor& x, int64_t seq_len, lab::ForwardState&) override {
-    // The router runs in fp32 whatever the model's precision.
+    // The router runs in fp32 whatever the model's precision, autocast included.
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     auto scores = torch::sigmoid(
         torch::nn::functional::linear(x.to(torch::kFloat32), gate_->weight.to(torch::kFloat32)));
     torch::Tensor index;
