@@ -50,6 +50,9 @@ TEST(MoEBench, JsonFiguresAreConsistent) {
   EXPECT_NEAR(j.at("mfu").get<double>(), j.at("attained_gflops").get<double>() / peak, 1e-12);
   EXPECT_NEAR(j.at("step_s_mean").get<double>(), 2.0 * 32 / tps, 1e-9);
   EXPECT_LE(j.at("step_s_min").get<double>(), j.at("step_s_mean").get<double>());
+  EXPECT_GE(j.at("tokens_per_s_best_step").get<double>(), tps);
+  EXPECT_NEAR(j.at("mfu_best_step").get<double>(),
+              j.at("tokens_per_s_best_step").get<double>() * flops / 1e9 / peak, 1e-9);
   const auto& phase = j.at("phase_s");
   EXPECT_LE(phase.at("forward").get<double>() + phase.at("backward").get<double>() +
                 phase.at("optimizer").get<double>(),

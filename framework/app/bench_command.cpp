@@ -37,6 +37,9 @@ nlohmann::json to_json(const std::string& recipe, const std::string& data, const
           {"step_s_mean", r.step_seconds_mean},
           {"step_s_min", r.step_seconds_min},
           {"tokens_per_s", r.tokens_per_s},
+          {"tokens_per_s_best_step", r.tokens_per_s_best},
+          {"mfu_best_step",
+           r.peak_gflops > 0 ? r.flops_per_token * r.tokens_per_s_best / 1e9 / r.peak_gflops : 0.0},
           {"flops_per_token", r.flops_per_token},
           {"attained_gflops", r.attained_gflops},
           {"peak_gflops", r.peak_gflops},
@@ -64,13 +67,15 @@ void print_table(const std::string& recipe, const std::string& data, const std::
       static_cast<long long>(r.parameters), static_cast<long long>(r.active_parameters));
   std::printf("  step time          %.1f ms mean, %.1f ms best (%lld timed steps)\n", step * 1e3,
               r.step_seconds_min * 1e3, static_cast<long long>(r.steps));
-  std::printf("  tokens/s           %.0f\n", r.tokens_per_s);
+  std::printf("  tokens/s           %.0f (best step: %.0f)\n", r.tokens_per_s, r.tokens_per_s_best);
   std::printf("  model FLOPs/token  %.2f M (training: forward + backward)\n", r.flops_per_token / 1e6);
   std::printf("  attained           %.1f GFLOP/s\n", r.attained_gflops);
   std::printf("  GEMM peak          %.1f GFLOP/s (%s %lldx%lld matmul, this run)\n", r.peak_gflops,
               precision == "bf16" && r.device.rfind("cuda", 0) == 0 ? "bf16" : "fp32",
               static_cast<long long>(r.peak_size), static_cast<long long>(r.peak_size));
-  std::printf("  MFU                %.1f %%\n", 100.0 * r.mfu);
+  std::printf(
+      "  MFU                %.1f %% (best step: %.1f %%)\n", 100.0 * r.mfu,
+      r.peak_gflops > 0 ? 100.0 * r.flops_per_token * r.tokens_per_s_best / 1e9 / r.peak_gflops : 0.0);
   std::printf(
       "  step profile       data %.1f ms (%.0f%%) | forward %.1f ms (%.0f%%) | backward %.1f ms (%.0f%%) | "
       "optimizer %.1f ms (%.0f%%) | other %.1f ms (%.0f%%)\n",

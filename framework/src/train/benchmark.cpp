@@ -214,6 +214,7 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
   r.phases = {total.data / n, total.forward / n, total.backward / n, total.optimizer / n};
   const double tokens_per_step = static_cast<double>(tc.batch_size * tc.accum_steps * config.dims.seq_len);
   r.tokens_per_s = tokens_per_step / r.step_seconds_mean;
+  r.tokens_per_s_best = tokens_per_step / r.step_seconds_min;
   r.attained_gflops = r.flops_per_token * r.tokens_per_s / 1e9;
   // Under load the GEMM rate varies: the better of the two measurements bounds what the step could get.
   r.peak_gflops =

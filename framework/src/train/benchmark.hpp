@@ -27,10 +27,11 @@ struct BenchmarkResult {
   int64_t batch_size = 0, seq_len = 0, accum_steps = 1, steps = 0;
   int64_t vocab_size = 0;
   double step_seconds_mean = 0, step_seconds_min = 0;
-  double tokens_per_s = 0;     // over all timed steps
-  double flops_per_token = 0;  // training FLOPs (forward + backward)
-  double attained_gflops = 0;  // flops_per_token · tokens_per_s
-  double peak_gflops = 0;      // best GEMM rate measured before and after the steps
+  double tokens_per_s = 0;       // over all timed steps
+  double tokens_per_s_best = 0;  // of the fastest timed step (less sensitive to a shared machine)
+  double flops_per_token = 0;    // training FLOPs (forward + backward)
+  double attained_gflops = 0;    // flops_per_token · tokens_per_s
+  double peak_gflops = 0;        // best GEMM rate measured before and after the steps
   int64_t peak_size = 0;
   double mfu = 0;       // attained / peak
   PhaseSeconds phases;  // mean per step
