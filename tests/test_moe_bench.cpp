@@ -74,3 +74,20 @@ TEST(MoEBench, BadFlagsExitTwo) {
   EXPECT_EQ(o.code, 2);
   EXPECT_NE(o.output.find("RECIPE"), std::string::npos);
 }
+
+TEST(MoEBench, CorpusDataUsesTheRecipesDatasetAndTokenizer) {
+  auto cache = lab::test::temp_dir("bench-tokenizer");
+  Outcome o =
+      run_lab("bench " + std::string(LAB_TEST_DATA_DIR) +
+                  "/recipes/base.toml --data corpus --set data.path=" + std::string(LAB_TEST_DATA_DIR) +
+                  "/tiny_brown --set tokenizer.vocab_size=400 --set tokenizer.cache_dir=" + cache.string() +
+                  " --set model.n_layers=1 --set train.batch_size=2 --peak-size 128 --steps 1 "
+                  "--warmup 0 --json",
+              false);
+  ASSERT_EQ(o.code, 0) << o.output;
+  auto j = nlohmann::json::parse(o.output);
+  EXPECT_EQ(j.at("data"), "corpus");
+  EXPECT_EQ(j.at("vocab_size"), 400);  // the tokenizer trained on tiny_brown
+  EXPECT_GT(j.at("tokens_per_s").get<double>(), 0);
+  std::filesystem::remove_all(cache);
+}
