@@ -12,5 +12,6 @@ int run_parity(int argc, char** argv);   // lab parity FILE...
 int run_eval(int argc, char** argv);     // lab eval RUN_DIR
 int run_params(int argc, char** argv);   // lab params --recipe FILE
 int run_profile(int argc, char** argv);  // lab profile [options]
+int run_bench(int argc, char** argv);    // lab bench RECIPE ...
 
 }  // namespace lab::app

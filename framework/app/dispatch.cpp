@@ -22,6 +22,7 @@ struct Command {
 const Command kCommands[] = {
     {"train", run_train, "--recipe FILE [--set section.key=value]... [options]", "train a recipe"},
     {"plugins", run_plugins, "[NAME] [--plugin-path DIR]...", "list plugins, or one plugin's keys"},
+    {"bench", run_bench, "RECIPE [--set section.key=value]... [--json]", "training speed, FLOPs and MFU"},
     {"params", run_params, "--recipe FILE [--set ...]", "parameter counts of a recipe's model"},
     {"eval", run_eval, "RUN_DIR [--seq-len N,...]", "evaluate a trained run at other lengths"},
     {"parity", run_parity, "FILE... [--attention NAME] [--kernel NAME]",

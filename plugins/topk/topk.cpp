@@ -22,6 +22,7 @@ class TopKRouter : public lab::Router {
     lab::Routing routing;
     routing.experts = top_index;
     routing.weights = torch::softmax(top_values, -1);
+    routing.probs = probs;
     if (aux_weight_ > 0) {
       // f_i: share of the N·K assignments that went to expert i; P̄_i: mean router probability.
       auto counts =

@@ -11,12 +11,21 @@ struct Routing {
   torch::Tensor experts;   // [N, K] int64 expert ids
   torch::Tensor weights;   // [N, K] combine weights
   torch::Tensor aux_loss;  // scalar, already weighted; undefined when the router has none
+  // [N, E] the router's distribution over all experts (rows sum to 1), for the entropy statistic;
+  // undefined when the router has none.
+  torch::Tensor probs;
 };
 
 class Router : public torch::nn::Module {
  public:
   // x [N, d_model] (tokens flattened) -> routing for each token.
   virtual Routing route(const torch::Tensor& x, ForwardState& state) = 0;
+  // As route(), for N = B·seq_len tokens that are B sequences of seq_len (0: unknown), for routers
+  // whose losses are per sequence. The MoE layer calls this one.
+  virtual Routing route_batch(const torch::Tensor& x, int64_t seq_len, ForwardState& state) {
+    (void)seq_len;
+    return route(x, state);
+  }
   // Called after each optimizer step (gradient-free updates such as load-balancing biases).
   virtual void after_step() {}
 };

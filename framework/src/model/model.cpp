@@ -62,6 +62,11 @@ LanguageModelImpl::LanguageModelImpl(const Config& config) {
   embed_ = register_module("embed", torch::nn::Embedding(dims.vocab_size, dims.d_model));
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   kernel_ = config.kernel.descriptor->make_kernel(config.kernel.options);
+  MoEOptions moe_options{dims.d_model, dims.d_ff, dims.n_experts, 0, 0.0};
+  if (auto it = config.resolved.find("moe.shared_experts"); it != config.resolved.end())
+    moe_options.shared_experts = it->second.value.i;
+  if (auto it = config.resolved.find("moe.capacity_factor"); it != config.resolved.end())
+    moe_options.capacity_factor = it->second.value.as_float();
   for (int64_t layer = 0; layer < dims.n_layers; ++layer) {
     ModelDims layer_dims = dims;
     layer_dims.layer = layer;
@@ -74,7 +79,7 @@ LanguageModelImpl::LanguageModelImpl(const Config& config) {
     if (config.sparse.descriptor)
       sparse = config.sparse.descriptor->make_sparse(config.sparse.options, layer_dims);
     RouterPtr router = config.router.descriptor->make_router(config.router.options, layer_dims);
-    Block block(attention, sparse, MoE(dims.d_model, dims.d_ff, dims.n_experts, router), dims.d_model);
+    Block block(attention, sparse, MoE(moe_options, router), dims.d_model);
     blocks_->push_back(block);
     block_list_.push_back(block);
   }
@@ -159,7 +164,9 @@ ParameterCounts count_parameters(torch::nn::Module& model, int64_t n_experts, in
     counts.by_component[component] += n;
     if (component.rfind("attention.", 0) == 0)
       counts.attention_parts[attention_part(component.substr(10))] += n;
-    if (parameter_group(p.key()) == "experts") experts += n;
+    // Routed expert stacks only: shared experts are active for every token.
+    if (parameter_group(p.key()) == "experts" && p.key().find(".moe.shared_") == std::string::npos)
+      experts += n;
   }
   counts.active = counts.total - experts + experts * top_k / std::max<int64_t>(n_experts, 1);
   return counts;

@@ -333,6 +333,8 @@ class Resolver {
     require(d.top_k <= d.n_experts, "moe.top_k",
             "top_k = " + std::to_string(d.top_k) + " exceeds moe.experts = " + std::to_string(d.n_experts));
     require(d.d_ff >= 1, "moe.d_ff", "must be positive (0 means 4 x d_model)");
+    require(int_of("moe.shared_experts") >= 0, "moe.shared_experts", "must not be negative");
+    require(float_of("moe.capacity_factor") >= 0, "moe.capacity_factor", "must be 0 (no limit) or positive");
     require(d.vocab_size >= 64 && d.vocab_size <= 1000000, "tokenizer.vocab_size",
             "must be between 64 and 1000000");
     require(c.data.val_fraction > 0 && c.data.val_fraction < 1, "data.val_fraction", "must be in (0, 1)");

@@ -8,6 +8,7 @@
 #include "run/plots.hpp"
 #include "run/summary.hpp"
 #include "train/checkpoint.hpp"
+#include "train/cross_entropy.hpp"
 #include "train/progress.hpp"
 #include "train/schedule.hpp"
 #include "util/hash.hpp"
@@ -47,16 +48,6 @@ struct InterruptGuard {
     std::signal(SIGTERM, old_term);
   }
 };
-
-torch::Device pick_device(const std::string& wanted) {
-  if (wanted == "cpu") return torch::kCPU;
-  if (wanted == "auto")
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (!torch::cuda::is_available())
-    throw InputError("train.device = \"" + wanted +
-                     "\" but this LibTorch sees no CUDA device (use auto or cpu)");
-  return torch::Device(wanted);
-}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -99,6 +90,16 @@ void apply_stage(LanguageModel& model, const StageConfig& stage) {
 }
 
 }  // namespace
+
+torch::Device pick_device(const std::string& wanted) {
+  if (wanted == "cpu") return torch::kCPU;
+  if (wanted == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available())
+    throw InputError("train.device = \"" + wanted +
+                     "\" but this LibTorch sees no CUDA device (use auto or cpu)");
+  return torch::Device(wanted);
+}
 
 fs::path run_directory(const Config& config) {
   return fs::path(config.runs_dir) / config.experiment / config.variant /
@@ -224,8 +225,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
           training_batch(corpus.train_tokens, config.dims.seq_len, tc.batch_size, tc.seed, state.step, micro);
       ForwardState fs_state;
       auto logits = model->forward(batch.inputs.to(device), fs_state);
-      auto ce = torch::nn::functional::cross_entropy(
-          logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), batch.targets.to(device).reshape({-1}));
+      auto ce = training_cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
+                                       batch.targets.to(device).reshape({-1}));
       auto loss = ce;
       for (const auto& [name, aux] : fs_state.aux_losses) {
         loss = loss + aux;

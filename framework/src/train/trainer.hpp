@@ -3,6 +3,8 @@
 
 #include "recipe/config.hpp"
 
+#include <torch/types.h>
+
 #include <filesystem>
 
 namespace lab {
@@ -19,6 +21,9 @@ struct RunResult {
   bool finished = false;  // false when stopped early (stop_after or an interrupt)
   int64_t step = 0;
 };
+
+// The device train.device names ("auto": CUDA when available); InputError if CUDA is asked for but absent.
+torch::Device pick_device(const std::string& wanted);
 
 // The folder a configuration trains into: <run.dir>/<experiment>/<variant>/seed-<train.seed>.
 std::filesystem::path run_directory(const Config& config);

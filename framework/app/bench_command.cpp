@@ -1,0 +1,155 @@
+// lab bench RECIPE: a short training benchmark of the recipe's model (tokens/s, FLOPs, MFU).
+#include "commands.hpp"
+
+#include "recipe/config.hpp"
+#include "recipe/recipe.hpp"
+#include "registry/registry.hpp"
+#include "train/benchmark.hpp"
+
+#include <lab/error.hpp>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace po = boost::program_options;
+
+namespace lab::app {
+
+namespace {
+
+nlohmann::json to_json(const std::string& recipe, const std::string& data, const std::string& precision,
+                       const BenchmarkResult& r) {
+  return {{"recipe", recipe},
+          {"device", r.device},
+          {"threads", r.threads},
+          {"data", data},
+          {"precision", precision},
+          {"batch_size", r.batch_size},
+          {"seq_len", r.seq_len},
+          {"accum_steps", r.accum_steps},
+          {"vocab_size", r.vocab_size},
+          {"parameters", r.parameters},
+          {"active_parameters", r.active_parameters},
+          {"timed_steps", r.steps},
+          {"step_s_mean", r.step_seconds_mean},
+          {"step_s_min", r.step_seconds_min},
+          {"tokens_per_s", r.tokens_per_s},
+          {"tokens_per_s_best_step", r.tokens_per_s_best},
+          {"mfu_best_step",
+           r.peak_gflops > 0 ? r.flops_per_token * r.tokens_per_s_best / 1e9 / r.peak_gflops : 0.0},
+          {"flops_per_token", r.flops_per_token},
+          {"attained_gflops", r.attained_gflops},
+          {"peak_gflops", r.peak_gflops},
+          {"peak_gemm_size", r.peak_size},
+          {"mfu", r.mfu},
+          {"phase_s",
+           {{"data", r.phases.data},
+            {"forward", r.phases.forward},
+            {"backward", r.phases.backward},
+            {"optimizer", r.phases.optimizer}}}};
+}
+
+void print_table(const std::string& recipe, const std::string& data, const std::string& precision,
+                 const BenchmarkResult& r) {
+  const double step = r.step_seconds_mean;
+  auto share = [&](double s) { return step > 0 ? 100.0 * s / step : 0.0; };
+  const double other = step - r.phases.data - r.phases.forward - r.phases.backward - r.phases.optimizer;
+  std::printf("lab bench %s\n", recipe.c_str());
+  std::printf("  device             %s, %d threads, %s, %s tokens\n", r.device.c_str(), r.threads,
+              precision.c_str(), data.c_str());
+  std::printf(
+      "  shape              batch %lld x seq %lld (x%lld accum), vocab %lld, %lld parameters (%lld active)\n",
+      static_cast<long long>(r.batch_size), static_cast<long long>(r.seq_len),
+      static_cast<long long>(r.accum_steps), static_cast<long long>(r.vocab_size),
+      static_cast<long long>(r.parameters), static_cast<long long>(r.active_parameters));
+  std::printf("  step time          %.1f ms mean, %.1f ms best (%lld timed steps)\n", step * 1e3,
+              r.step_seconds_min * 1e3, static_cast<long long>(r.steps));
+  std::printf("  tokens/s           %.0f (best step: %.0f)\n", r.tokens_per_s, r.tokens_per_s_best);
+  std::printf("  model FLOPs/token  %.2f M (training: forward + backward)\n", r.flops_per_token / 1e6);
+  std::printf("  attained           %.1f GFLOP/s\n", r.attained_gflops);
+  std::printf("  GEMM peak          %.1f GFLOP/s (%s %lldx%lld matmul, this run)\n", r.peak_gflops,
+              precision == "bf16" && r.device.rfind("cuda", 0) == 0 ? "bf16" : "fp32",
+              static_cast<long long>(r.peak_size), static_cast<long long>(r.peak_size));
+  std::printf(
+      "  MFU                %.1f %% (best step: %.1f %%)\n", 100.0 * r.mfu,
+      r.peak_gflops > 0 ? 100.0 * r.flops_per_token * r.tokens_per_s_best / 1e9 / r.peak_gflops : 0.0);
+  std::printf(
+      "  step profile       data %.1f ms (%.0f%%) | forward %.1f ms (%.0f%%) | backward %.1f ms (%.0f%%) | "
+      "optimizer %.1f ms (%.0f%%) | other %.1f ms (%.0f%%)\n",
+      r.phases.data * 1e3, share(r.phases.data), r.phases.forward * 1e3, share(r.phases.forward),
+      r.phases.backward * 1e3, share(r.phases.backward), r.phases.optimizer * 1e3, share(r.phases.optimizer),
+      other * 1e3, share(other));
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  po::options_description opts("lab bench RECIPE [options]");
+  opts.add_options()("help,h", "show this help")("recipe,r", po::value<std::string>(),
+                                                 "TOML recipe to benchmark")(
+      "set,s", po::value<std::vector<std::string>>()->composing(),
+      "override a key: section.key=value (repeatable)")("plugin-path,P",
+                                                        po::value<std::vector<std::string>>()->composing(),
+                                                        "extra plugin folder (repeatable)")(
+      "steps", po::value<int64_t>()->default_value(5), "timed training steps")(
+      "warmup", po::value<int64_t>()->default_value(2), "untimed steps first")(
+      "data", po::value<std::string>()->default_value("random"),
+      "random (uniform token ids, no tokenizer) or corpus (the recipe's dataset and tokenizer)")(
+      "precision", po::value<std::string>()->default_value("fp32"),
+      "fp32, or bf16 (autocast; on CUDA the peak is a bf16 GEMM)")(
+      "peak-size", po::value<int64_t>()->default_value(0),
+      "side of the peak GEMM; 0: 2048 on CPU, 8192 on CUDA")(
+      "trace", po::value<std::string>(),
+      "also trace one extra step, op by op, into this Chrome-trace JSON file "
+      "(summarise with benchmarks/profile_summary.py)")("json", "print one JSON object instead of the table");
+  po::positional_options_description positional;
+  positional.add("recipe", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& err) {
+    throw InputError(std::string(err.what()) + " (see lab bench --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (!vm.count("recipe")) throw InputError("lab bench needs a RECIPE (see lab bench --help)");
+  const std::string data = vm["data"].as<std::string>();
+  if (data != "random" && data != "corpus")
+    throw InputError("--data must be random or corpus, not '" + data + "'");
+  const std::string precision = vm["precision"].as<std::string>();
+  if (precision != "fp32" && precision != "bf16")
+    throw InputError("--precision must be fp32 or bf16, not '" + precision + "'");
+  BenchmarkOptions options;
+  options.steps = vm["steps"].as<int64_t>();
+  options.warmup_steps = vm["warmup"].as<int64_t>();
+  options.corpus_data = data == "corpus";
+  options.bf16 = precision == "bf16";
+  options.peak_size = vm["peak-size"].as<int64_t>();
+  if (vm.count("trace")) options.trace_file = vm["trace"].as<std::string>();
+  if (options.steps < 1) throw InputError("--steps must be at least 1");
+  if (options.warmup_steps < 0) throw InputError("--warmup must not be negative");
+  if (options.peak_size < 0) throw InputError("--peak-size must not be negative");
+
+  const std::string recipe_file = vm["recipe"].as<std::string>();
+  Recipe recipe = Recipe::load(recipe_file);
+  if (vm.count("set"))
+    for (const auto& assignment : vm["set"].as<std::vector<std::string>>()) recipe.set(assignment);
+  std::vector<std::string> plugin_paths;
+  if (vm.count("plugin-path")) plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
+  PluginRegistry registry;
+  Config config = resolve_config(recipe, plugin_paths, registry);
+  BenchmarkResult result = run_benchmark(config, options);
+  if (vm.count("json"))
+    std::cout << to_json(recipe_file, data, precision, result).dump(2) << "\n";
+  else
+    print_table(recipe_file, data, precision, result);
+  return 0;
+}
+
+}  // namespace lab::app
