@@ -6,7 +6,10 @@ namespace lab::app {
 // Parses argv, runs the command and returns the exit code; throws lab::InputError for bad input.
 int dispatch(int argc, char** argv);
 
-int run_train(int argc, char** argv);    // lab --recipe FILE ...
-int run_plugins(int argc, char** argv);  // lab plugins [NAME]
+int run_train(int argc, char** argv);     // lab --recipe FILE ...
+int run_plugins(int argc, char** argv);   // lab plugins [NAME]
+int run_sweep(int argc, char** argv);     // lab sweep RECIPE
+int run_compare(int argc, char** argv);   // lab compare DIR...
+int run_generate(int argc, char** argv);  // lab generate RUN_DIR --prompt TEXT
 
 }  // namespace lab::app

@@ -14,6 +14,9 @@ namespace {
 const char* kUsage =
     "usage: lab --recipe FILE [--set section.key=value]... [options]   train a recipe\n"
     "       lab plugins [NAME] [--plugin-path DIR]...                  list plugins, or one plugin's keys\n"
+    "       lab sweep RECIPE [--shard i/n] [--dry-run] [--emit slurm]    train every variant x seed\n"
+    "       lab compare DIR... [--out DIR]                             compare runs over seeds\n"
+    "       lab generate RUN_DIR --prompt TEXT                         sample text from a trained run\n"
     "       lab --help | --version\n"
     "run `lab --help` or `lab plugins --help` for the options\n";
 }
@@ -30,8 +33,12 @@ int dispatch(int argc, char** argv) {
   }
   if (first == "plugins") return run_plugins(argc - 1, argv + 1);
   if (first == "train") return run_train(argc - 1, argv + 1);
+  if (first == "sweep") return run_sweep(argc - 1, argv + 1);
+  if (first == "compare") return run_compare(argc - 1, argv + 1);
+  if (first == "generate") return run_generate(argc - 1, argv + 1);
   if (!first.empty() && first[0] == '-') return run_train(argc, argv);
-  throw InputError("unknown command '" + first + "' (commands: train, plugins; or --recipe FILE)");
+  throw InputError("unknown command '" + first +
+                   "' (commands: train, sweep, compare, generate, plugins; or --recipe FILE)");
 }
 
 }  // namespace lab::app
