@@ -9,21 +9,8 @@
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string output;
-};
-
-Outcome run_lab(const std::string& args) {
-  std::string command = std::string(LAB_PROGRAM) + " " + args + " 2>&1";
-  Outcome out{-1, ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe)) out.output += buffer.data();
-  int status = pclose(pipe);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using lab::test::Outcome;
+using lab::test::run_lab;
 
 std::string recipe(const std::string& name) { return std::string(LAB_TEST_DATA_DIR) + "/recipes/" + name; }
 
@@ -72,4 +59,18 @@ TEST(Cli, DryRunPrintsTheResolvedRecipe) {
   EXPECT_NE(o.output.find("d_model = 96"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("lr = 0.005"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("[[train.stages]]"), std::string::npos) << o.output;
+}
+
+TEST(Cli, ParamsPrintsCountsByRole) {
+  Outcome o =
+      run_lab("params " + recipe("base.toml") +
+              " --set attention.plugin=mla --set attention.kv_lora_rank=8 --set attention.q_lora_rank=8");
+  ASSERT_EQ(o.code, 0) << o.output;
+  for (const char* row : {"total", "active per token", "attention.q_a_proj", "attention.kv_b_proj", "norms"})
+    EXPECT_NE(o.output.find(row), std::string::npos) << row << "\n" << o.output;
+  EXPECT_EQ(run_lab("params").code, 2);
+  EXPECT_EQ(
+      run_lab("params " + recipe("base.toml") + " --set attention.plugin=mla --set attention.kv_lora_rank=0")
+          .code,
+      2);
 }

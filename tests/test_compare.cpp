@@ -1,7 +1,6 @@
 // lab compare: variants grouped from run folders, statistics against the baseline, files written.
 #include "compare/comparison.hpp"
 #include "compare/report.hpp"
-#include "lab_program.hpp"
 #include "run/plots.hpp"
 #include "test_support.hpp"
 

@@ -1,6 +1,5 @@
 // lab generate: sampling from a trained run is repeatable for a fixed seed.
 #include "data/tokenizer.hpp"
-#include "lab_program.hpp"
 #include "run/generate.hpp"
 #include "run/load_run.hpp"
 #include "test_support.hpp"

@@ -1,4 +1,5 @@
 // The model and the first plugins: shapes, gradients, causality, routing and RoPE properties.
+#include "attend_context.hpp"
 #include "model/model.hpp"
 #include "test_support.hpp"
 
@@ -226,20 +227,7 @@ TEST(Model, MhaGradientsMatchFiniteDifferences) {
   const auto& rp = plugin(Slot::Rope, "rope");
   auto rope = rp.make_rope(default_options(rp), RopeDims{4, 8});
   auto kernel = plugin(Slot::Kernel, "math").make_kernel(Options());
-  struct Ctx : AttendContext {
-    const Kernel& kernel;
-    const Rope& r;
-    ForwardState st;
-    Ctx(const Kernel& k, const Rope& rr) : kernel(k), r(rr) {}
-    torch::Tensor attend(const torch::Tensor&, const torch::Tensor& q, const torch::Tensor& k,
-                         const torch::Tensor& v, double scale) override {
-      KernelArgs a;
-      a.scale = scale;
-      return kernel.attend(q, k, v, a);
-    }
-    const Rope& rope() const override { return r; }
-    ForwardState& state() override { return st; }
-  } ctx(*kernel, *rope);
+  test::DirectAttend ctx(*kernel, *rope);
   torch::manual_seed(4);
   double err = test::max_gradient_error(
       [&](const std::vector<torch::Tensor>& x) { return attention->forward(x[0], ctx).to(torch::kFloat64); },

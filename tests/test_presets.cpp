@@ -1,5 +1,4 @@
 // Recipe presets: [presets.<name>.<section>] overrides applied after extends and before --set.
-#include "lab_program.hpp"
 #include "test_support.hpp"
 
 #include <lab/error.hpp>

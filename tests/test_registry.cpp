@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -136,6 +138,9 @@ struct Refusal {
   std::string file;
   std::vector<std::string> expected;
 };
+
+// Names the case in test listings instead of dumping the struct's bytes.
+void PrintTo(const Refusal& refusal, std::ostream* os) { *os << refusal.case_dir; }
 
 class RegistryRefusal : public testing::TestWithParam<Refusal> {};
 
@@ -294,4 +299,96 @@ TEST(Registry, DescribePluginsPrintsOneLinePerPlugin) {
   EXPECT_NE(row.find("fixture_kernel"), std::string::npos) << row;
   EXPECT_NE(row.find("softmax attention for the loader tests"), std::string::npos) << row;
   EXPECT_NE(row.find(fixture("good", "lab_plugin_fixture_kernel.so").string()), std::string::npos) << row;
+}
+
+namespace {
+
+struct ProgramOutcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs the built lab program with `args`, stdout and stderr kept apart.
+ProgramOutcome run_lab(const std::string& args) {
+  const fs::path scratch =
+      fs::temp_directory_path() / ("lab_test_registry_program_" + std::to_string(getpid()));
+  fs::create_directories(scratch);
+  const std::string command = "LAB_PLUGIN_PATH= " + std::string(LAB_PROGRAM) + " " + args + " >" +
+                              (scratch / "out").string() + " 2>" + (scratch / "err").string();
+  ProgramOutcome o;
+  const int status = std::system(command.c_str());
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = read_text(scratch / "out");
+  o.err = read_text(scratch / "err");
+  fs::remove_all(scratch);
+  return o;
+}
+
+std::string fixture_path_flag(const std::string& case_dir) {
+  return "--plugin-path " + (kFixtures / case_dir).string();
+}
+
+}  // namespace
+
+// The program stops with exit code 2 and one "lab: error:" line naming the file, before any training.
+class RegistryProgramRefusal : public testing::TestWithParam<Refusal> {};
+
+TEST_P(RegistryProgramRefusal, ExitsTwoNamingTheLibrary) {
+  const Refusal& refusal = GetParam();
+  const std::string file = fixture(refusal.case_dir, refusal.file).string();
+  const std::string recipe = std::string(LAB_TEST_DATA_DIR) + "/recipes/base.toml";
+  for (const std::string& command :
+       {"plugins " + fixture_path_flag(refusal.case_dir),
+        "--recipe " + recipe + " --dry-run " + fixture_path_flag(refusal.case_dir)}) {
+    ProgramOutcome o = run_lab(command);
+    EXPECT_EQ(o.code, 2) << command << "\n" << o.err;
+    EXPECT_EQ(o.out, "") << command;
+    ASSERT_EQ(lines_of(o.err).size(), 1u) << command << "\n" << o.err;
+    EXPECT_EQ(o.err.rfind("lab: error: " + file, 0), 0u) << o.err;
+    for (const auto& part : refusal.expected) EXPECT_NE(o.err.find(part), std::string::npos) << o.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, RegistryProgramRefusal,
+    testing::Values(Refusal{"bad_abi",
+                            "lab_plugin_bad_abi.so",
+                            {"was built for plugin ABI " + std::to_string(LAB_PLUGIN_ABI_VERSION + 1),
+                             "rebuild it"}},
+                    Refusal{"no_entry", "lab_plugin_no_entry.so", {"it exports no lab_plugin_entry"}},
+                    Refusal{"bad_slot", "lab_plugin_bad_slot.so", {"declares unknown slot 42"}}),
+    [](const testing::TestParamInfo<Refusal>& info) { return info.param.case_dir; });
+
+// Two libraries providing one name: the earlier directory on the search path wins, the program says so
+// once on stderr and goes on.
+TEST(RegistryProgram, DuplicateNameWarnsAndTheFirstOnThePathWins) {
+  const std::string good = fixture("good", "lab_plugin_fixture_kernel.so").string();
+  const std::string copy = fixture("duplicate", "lab_plugin_fixture_kernel_copy.so").string();
+
+  ProgramOutcome o = run_lab("plugins " + fixture_path_flag("duplicate") + " " + fixture_path_flag("good"));
+  EXPECT_EQ(o.code, 0) << o.err;
+  ASSERT_EQ(lines_of(o.err).size(), 1u) << o.err;
+  EXPECT_NE(o.err.find("lab: warning: kernel plugin 'fixture_kernel' in " + good + " duplicates the one in " +
+                       copy + "; using " + copy),
+            std::string::npos)
+      << o.err;
+  std::string row;
+  for (const auto& line : lines_of(o.out))
+    if (line.find("fixture_kernel") != std::string::npos) row += line;
+  EXPECT_NE(row.find("second copy of fixture_kernel"), std::string::npos) << o.out;
+  EXPECT_NE(row.find(copy), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find(good), std::string::npos) << o.out;
+
+  // `lab plugins NAME` describes the winner.
+  ProgramOutcome described =
+      run_lab("plugins fixture_kernel " + fixture_path_flag("good") + " " + fixture_path_flag("duplicate"));
+  EXPECT_EQ(described.code, 0) << described.err;
+  EXPECT_NE(described.out.find(good), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("softmax attention for the loader tests"), std::string::npos) << described.out;
+  EXPECT_NE(described.err.find("using " + good), std::string::npos) << described.err;
 }

@@ -7,6 +7,10 @@
 
 #include <lab_build_config.hpp>
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -65,6 +69,22 @@ double max_gradient_error(F f, std::vector<torch::Tensor> inputs, double eps = 1
     }
   }
   return worst;
+}
+
+// Runs the lab program with `args` (shell syntax), capturing stdout and stderr together.
+struct Outcome {
+  int code;
+  std::string output;
+};
+inline Outcome run_lab(const std::string& args) {
+  std::string command = std::string(LAB_PROGRAM) + " " + args + " 2>&1";
+  Outcome out{-1, ""};
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 512> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe)) out.output += buffer.data();
+  int status = pclose(pipe);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
 }
 
 }  // namespace lab::test

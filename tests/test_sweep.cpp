@@ -1,5 +1,4 @@
 // lab sweep: expansion of [sweep] x seeds, shards, --dry-run, the Slurm script and resuming.
-#include "lab_program.hpp"
 #include "sweep/run_sweep.hpp"
 #include "sweep/sweep.hpp"
 #include "test_support.hpp"

@@ -17,19 +17,8 @@ class PlainRope : public lab::Rotary {
   double theta_;
 };
 
-lab::RopeLayout layout_of(const lab::Options& options) {
-  return options.get_string("layout") == "half" ? lab::RopeLayout::HalfSplit : lab::RopeLayout::Interleaved;
-}
-
 lab::RopePtr make(const lab::Options& options, const lab::RopeDims& dims) {
-  return std::make_shared<PlainRope>(dims.dim, layout_of(options), options.get_float("theta"));
-}
-
-void validate(const lab::Options& options, const lab::ModelDims&, lab::Problems& problems) {
-  if (options.get_float("theta") <= 1.0) problems.push_back({"theta", "must be greater than 1"});
-  const auto& layout = options.get_string("layout");
-  if (layout != "interleaved" && layout != "half")
-    problems.push_back({"layout", "unknown layout '" + layout + "' (choices: interleaved, half)"});
+  return std::make_shared<PlainRope>(dims.dim, lab::rotary_layout(options), options.get_float("theta"));
 }
 
 const lab::PluginDescriptor* descriptor() {
@@ -38,12 +27,10 @@ const lab::PluginDescriptor* descriptor() {
     p.name = "rope";
     p.slot = lab::Slot::Rope;
     p.description = "rotary position embedding (no scaling)";
-    p.keys = {
-        {"theta", lab::Value::of(10000.0), "base of the inverse frequencies"},
-        {"layout", lab::Value::of("interleaved"),
-         "pairing of rotated dims: interleaved (DeepSeek, torchtune) or half (NeoX rotate_half)"},
+    p.keys = lab::rotary_keys();
+    p.validate = [](const lab::Options& options, const lab::ModelDims&, lab::Problems& problems) {
+      lab::validate_rotary_keys(options, problems);
     };
-    p.validate = validate;
     p.make_rope = make;
     return p;
   }();

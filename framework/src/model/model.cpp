@@ -140,13 +140,25 @@ std::string parameter_component(const std::string& name) {
   return group;
 }
 
+std::string attention_part(const std::string& submodule) {
+  auto starts = [&](const char* prefix) { return submodule.rfind(prefix, 0) == 0; };
+  if (submodule.find("norm") != std::string::npos) return "norms";
+  if (starts("q_") || submodule == "q") return "q";
+  if (starts("kv_") || starts("k_") || starts("v_")) return "kv";
+  if (starts("o_") || starts("out")) return "output";
+  return "other";
+}
+
 ParameterCounts count_parameters(torch::nn::Module& model, int64_t n_experts, int64_t top_k) {
   ParameterCounts counts;
   int64_t experts = 0;
   for (const auto& p : model.named_parameters()) {
     int64_t n = p.value().numel();
     counts.total += n;
-    counts.by_component[parameter_component(p.key())] += n;
+    const std::string component = parameter_component(p.key());
+    counts.by_component[component] += n;
+    if (component.rfind("attention.", 0) == 0)
+      counts.attention_parts[attention_part(component.substr(10))] += n;
     if (parameter_group(p.key()) == "experts") experts += n;
   }
   counts.active = counts.total - experts + experts * top_k / std::max<int64_t>(n_experts, 1);

@@ -68,7 +68,13 @@ struct ParameterCounts {
   int64_t total = 0;
   int64_t active = 0;  // per token: experts counted at top_k / experts
   std::map<std::string, int64_t> by_component;
+  // The attention plugin's parameters by role: "q", "kv", "output", "norms", "other" (see attention_part).
+  std::map<std::string, int64_t> attention_parts;
 };
+
+// Role of an attention sub-module by its name: norms (any *norm*), q (q_*), kv (k_*, v_*, kv_*),
+// output (o_*), else other. Plugins that name sub-modules this way get a parameter breakdown.
+std::string attention_part(const std::string& submodule);
 ParameterCounts count_parameters(torch::nn::Module& model, int64_t n_experts, int64_t top_k);
 
 }  // namespace lab

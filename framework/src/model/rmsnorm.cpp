@@ -9,9 +9,11 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  auto x32 = x.to(torch::kFloat32);
-  auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return (normed * weight.to(torch::kFloat32)).to(x.scalar_type());
+  // Statistics in at least fp32 (bf16/fp16 are promoted; double stays double for gradient checks).
+  const auto acc = torch::promote_types(x.scalar_type(), torch::kFloat32);
+  auto xa = x.to(acc);
+  auto normed = xa * torch::rsqrt(xa.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return (normed * weight.to(acc)).to(x.scalar_type());
 }
 
 }  // namespace lab

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace lab {
 
 Rotary::Rotary(int64_t dim, RopeLayout layout) : dim_(dim), layout_(layout) {}
@@ -48,6 +51,44 @@ torch::Tensor Rotary::apply(const torch::Tensor& x, int64_t offset) const {
     out = torch::cat({a * cos - b * sin, b * cos + a * sin}, -1);
   }
   return out.to(x.scalar_type());
+}
+
+std::vector<KeySpec> rotary_keys() {
+  return {
+      {"theta", Value::of(10000.0), "base of the inverse frequencies"},
+      {"layout", Value::of("interleaved"),
+       "pairing of rotated dims: interleaved (DeepSeek, torchtune) or half (NeoX rotate_half)"},
+  };
+}
+
+void validate_rotary_keys(const Options& options, Problems& problems) {
+  if (options.get_float("theta") <= 1.0) problems.push_back({"theta", "must be greater than 1"});
+  const auto& layout = options.get_string("layout");
+  if (layout != "interleaved" && layout != "half")
+    problems.push_back({"layout", "unknown layout '" + layout + "' (choices: interleaved, half)"});
+}
+
+RopeLayout rotary_layout(const Options& options) {
+  return options.get_string("layout") == "half" ? RopeLayout::HalfSplit : RopeLayout::Interleaved;
+}
+
+double yarn_mscale(double factor, double mscale) {
+  return factor <= 1.0 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
+}
+
+torch::Tensor yarn_keep_mask(int64_t dim, double base, int64_t original_max_positions, double beta_fast,
+                             double beta_slow) {
+  const double pi = 3.14159265358979323846;
+  // Pair index whose wavelength completes `rotations` turns over the original context.
+  auto correction_dim = [&](double rotations) {
+    return dim * std::log(original_max_positions / (rotations * 2 * pi)) / (2 * std::log(base));
+  };
+  double low = std::max(std::floor(correction_dim(beta_fast)), 0.0);
+  double high = std::min(std::ceil(correction_dim(beta_slow)), static_cast<double>(dim - 1));
+  if (low == high) high += 0.001;  // avoids a zero-width ramp
+  auto i = torch::arange(dim / 2, torch::kFloat64);
+  auto ramp = ((i - low) / (high - low)).clamp(0.0, 1.0);
+  return 1.0 - ramp;
 }
 
 }  // namespace lab

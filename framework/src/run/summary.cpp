@@ -11,6 +11,8 @@ void write_summary(const std::filesystem::path& file, const RunFacts& f) {
   const Config& c = *f.config;
   nlohmann::json components = nlohmann::json::object();
   for (const auto& [name, n] : f.counts.by_component) components[name] = n;
+  nlohmann::json attention_parts = nlohmann::json::object();
+  for (const auto& [name, n] : f.counts.attention_parts) attention_parts[name] = n;
   nlohmann::json plugins = nlohmann::json::object();
   for (const SlotChoice* s : {&c.attention, &c.kernel, &c.rope, &c.router, &c.sparse, &c.dataset})
     plugins[s->section] = s->plugin;
@@ -34,7 +36,10 @@ void write_summary(const std::filesystem::path& file, const RunFacts& f) {
         {"vocab_size", f.corpus->tokenizer.vocab_size()},
         {"tokenizer", f.corpus->tokenizer.model_path().string()}}},
       {"parameters",
-       {{"total", f.counts.total}, {"active_per_token", f.counts.active}, {"by_component", components}}},
+       {{"total", f.counts.total},
+        {"active_per_token", f.counts.active},
+        {"by_component", components},
+        {"attention", attention_parts}}},
       {"steps", f.state.step},
       {"tokens_seen", f.state.tokens},
       {"tokens_per_s", f.tokens_per_s},
