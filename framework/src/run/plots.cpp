@@ -379,7 +379,14 @@ bool plot_bar_panels(const std::vector<BarPanel>& panels, const std::string& hea
       data << data_label(b.label) << ' ' << b.value << ' ' << b.error << "\n";
     data << "\n\n";
     gp << "set title " << gp_quote(panels[n].title) << " noenhanced\nset ylabel "
-       << gp_quote(panels[n].ylabel) << "\nset yrange [0:*]\n";
+       << gp_quote(panels[n].ylabel) << "\n";
+    // Room for the top of every error bar: autoscaling follows the bars alone.
+    double top = 0;
+    for (const auto& b : panels[n].bars) top = std::max(top, b.value + b.error);
+    if (top > 0)
+      gp << "set yrange [0:" << top * 1.08 << "]\n";
+    else
+      gp << "set yrange [*:*]\n";
     gp << "plot " << gp_quote(data_name) << " index " << n
        << " using 0:2:xtic(1) with boxes lc rgb '#1f77b4', '' index " << n
        << " using 0:2:3 with yerrorbars lc rgb 'black' pt 0 lw 1.5\n";
