@@ -22,6 +22,10 @@ struct Command {
 const Command kCommands[] = {
     {"train", run_train, "--recipe FILE [--set section.key=value]... [options]", "train a recipe"},
     {"plugins", run_plugins, "[NAME] [--plugin-path DIR]...", "list plugins, or one plugin's keys"},
+    {"sweep", run_sweep, "RECIPE [--shard i/n] [--dry-run] [--emit slurm]", "train every variant x seed"},
+    {"compare", run_compare, "DIR... [--out DIR] [--baseline VARIANT]", "compare runs over seeds"},
+    {"generate", run_generate, "RUN_DIR --prompt TEXT [--temperature T]", "sample text from a trained run"},
+    {"export", run_export, "RUN_DIR --format safetensors", "write a run's weights and config"},
     {"bench", run_bench, "RECIPE [--set section.key=value]... [--json]", "training speed, FLOPs and MFU"},
     {"params", run_params, "--recipe FILE [--set ...]", "parameter counts of a recipe's model"},
     {"eval", run_eval, "RUN_DIR [--seq-len N,...]", "evaluate a trained run at other lengths"},

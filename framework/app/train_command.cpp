@@ -19,6 +19,7 @@ int run_train(int argc, char** argv) {
   po::options_description opts("lab --recipe FILE [options]");
   opts.add_options()("help,h", "show this help")("recipe,r", po::value<std::string>(),
                                                  "TOML recipe to train")(
+      "preset", po::value<std::string>(), "apply the recipe's [presets.NAME] overrides (before --set)")(
       "set,s", po::value<std::vector<std::string>>()->composing(),
       "override a key: section.key=value (repeatable)")("plugin-path,P",
                                                         po::value<std::vector<std::string>>()->composing(),
@@ -43,6 +44,7 @@ int run_train(int argc, char** argv) {
   if (vm["stop-after"].as<int64_t>() < 0) throw InputError("--stop-after must not be negative");
 
   Recipe recipe = Recipe::load(vm["recipe"].as<std::string>());
+  if (vm.count("preset")) recipe.apply_preset(vm["preset"].as<std::string>());
   if (vm.count("set"))
     for (const auto& assignment : vm["set"].as<std::vector<std::string>>()) recipe.set(assignment);
   std::vector<std::string> plugin_paths;

@@ -75,6 +75,29 @@ toml::table parse_toml_file(const fs::path& file) {
 
 class RecipeLoader {
  public:
+  // Removes the [presets] table from `tbl` and flattens each preset's overrides on their own.
+  static std::map<std::string, Recipe::Preset> take_presets(toml::table& tbl, const fs::path& file) {
+    std::map<std::string, Recipe::Preset> presets;
+    auto node = tbl.get("presets");
+    if (!node) return presets;
+    auto line_of = [&](const toml::node& n) {
+      return file.string() + ":" + std::to_string(n.source().begin.line);
+    };
+    auto* all = node->as_table();
+    if (!all) throw InputError(line_of(*node) + ": presets: expected tables such as [presets.cpu.model]");
+    for (const auto& [name, body] : *all) {
+      auto* tables = body.as_table();
+      if (!tables)
+        throw InputError(line_of(body) + ": presets." + std::string(name.str()) +
+                         ": expected a table of overrides such as [presets." + std::string(name.str()) +
+                         ".train]");
+      Recipe::Preset& preset = presets[std::string(name.str())];
+      Flattener{file.string(), &preset.entries, &preset.table_arrays}.table(*tables, "");
+    }
+    tbl.erase("presets");
+    return presets;
+  }
+
   static Recipe load(const fs::path& file, std::vector<fs::path>& chain) {
     std::error_code ec;
     if (!fs::is_regular_file(file, ec))
@@ -96,6 +119,7 @@ class RecipeLoader {
       base = *text;
       tbl.erase("extends");
     }
+    std::map<std::string, Recipe::Preset> presets = take_presets(tbl, file);
     std::map<std::string, Entry> entries;
     std::set<std::string> arrays;
     Flattener{file.string(), &entries, &arrays}.table(tbl, "");
@@ -106,6 +130,16 @@ class RecipeLoader {
       out = load(base_path, chain);
     }
     out.overlay(entries, arrays);
+    for (auto& [name, preset] : presets) {
+      Recipe::Preset& into = out.presets_[name];
+      for (const auto& array : preset.table_arrays) {
+        std::string prefix = array + ".";
+        for (auto it = into.entries.begin(); it != into.entries.end();)
+          it = it->first.rfind(prefix, 0) == 0 ? into.entries.erase(it) : std::next(it);
+        into.table_arrays.insert(array);
+      }
+      for (auto& [key, entry] : preset.entries) into.entries[key] = entry;
+    }
     out.file_ = file;
     chain.pop_back();
     return out;
@@ -152,6 +186,23 @@ void Recipe::set(const std::string& assignment) {
     // Not TOML: a bare word, taken as a string.
   }
   entries_[key] = Entry{value, where};
+}
+
+void Recipe::apply_preset(const std::string& name) {
+  auto it = presets_.find(name);
+  if (it == presets_.end()) {
+    std::string names;
+    for (const auto& [known, preset] : presets_) names += (names.empty() ? "" : ", ") + known;
+    throw InputError(file_.string() + ": --preset " + name + ": no such preset (" +
+                     (names.empty() ? std::string("this recipe defines none") : "available: " + names) + ")");
+  }
+  overlay(it->second.entries, it->second.table_arrays);
+}
+
+std::vector<std::string> Recipe::preset_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, preset] : presets_) names.push_back(name);
+  return names;
 }
 
 const Entry* Recipe::find(const std::string& key) const {

@@ -33,6 +33,13 @@ class Recipe {
   // Parses and applies "section.key=value". The value is TOML (1, 2.5, true, "x", [1, 2]); anything
   // that is not valid TOML is taken as a bare string, so --set attention.plugin=mla works.
   void set(const std::string& assignment);
+  // Lays the overrides of [presets.<name>] over the recipe (after `extends`, before --set). Throws
+  // lab::InputError naming the available presets when `name` is not one of them.
+  void apply_preset(const std::string& name);
+  std::vector<std::string> preset_names() const;
+  // Sets or removes one key directly (sweeps use these to lay a variant over a recipe).
+  void assign(const std::string& key, Entry entry) { entries_[key] = std::move(entry); }
+  void erase(const std::string& key) { entries_.erase(key); }
 
   const std::filesystem::path& file() const { return file_; }
   const std::map<std::string, Entry>& entries() const { return entries_; }
@@ -47,6 +54,11 @@ class Recipe {
   std::filesystem::path file_;
   std::map<std::string, Entry> entries_;
   std::set<std::string> table_arrays_;  // keys such as "train.stages" given as [[...]]
+  struct Preset {
+    std::map<std::string, Entry> entries;  // keys without the "presets.<name>." prefix
+    std::set<std::string> table_arrays;
+  };
+  std::map<std::string, Preset> presets_;  // a file's presets replace its base's key by key
 };
 
 }  // namespace lab

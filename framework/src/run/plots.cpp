@@ -228,7 +228,13 @@ int exit_status(int raw) {
   return WEXITSTATUS(raw);
 }
 
-// Runs a script written next to out_png from that directory and checks that a picture appeared.
+void write_text(const fs::path& file, const std::string& text) {
+  std::ofstream out(file);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + file.string());
+}
+
+// Runs gnuplot on `script_file` in its folder; false (with a warning) unless `out_png` appears.
 bool run_gnuplot(const fs::path& script_file, const fs::path& out_png) {
   // A stale picture must not pass for a fresh one.
   std::error_code ignored;
@@ -394,6 +400,128 @@ bool plot_panels(const std::vector<PlotPanel>& panels, const std::string& headin
     warn(std::string("cannot plot: ") + e.what());
     return false;
   }
+}
+
+namespace {
+
+// Writes `script` beside `out_png` (same name, .gp) and runs it; plotting failures only warn.
+bool draw(const std::string& what, const fs::path& out_png, const std::string& data,
+          const std::string& script) {
+  try {
+    fs::path data_file = out_png, script_file = out_png;
+    data_file.replace_extension(".dat");
+    script_file.replace_extension(".gp");
+    write_text(data_file, data);
+    write_text(script_file, script);
+    return run_gnuplot(script_file, out_png);
+  } catch (const std::exception& e) {
+    warn("cannot plot " + what + ": " + e.what());
+    return false;
+  }
+}
+
+// A gnuplot data string: double quotes, which gnuplot's data files read as one column.
+std::string data_label(std::string s) {
+  for (char& c : s)
+    if (c == '"') c = '\'';
+  return "\"" + s + "\"";
+}
+
+std::ostringstream classic_stream() {
+  std::ostringstream os;
+  os.imbue(std::locale::classic());
+  os.precision(10);
+  return os;
+}
+
+const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+}  // namespace
+
+bool plot_bar_panels(const std::vector<BarPanel>& panels, const std::string& heading,
+                     const fs::path& out_png) {
+  std::ostringstream data = classic_stream(), gp = classic_stream();
+  const std::string data_name = fs::path(out_png).replace_extension(".dat").filename().string();
+  size_t width = 0;
+  for (const auto& p : panels) width = std::max(width, p.bars.size());
+  const size_t cols = std::min<size_t>(3, std::max<size_t>(panels.size(), 1));
+  const size_t rows = (panels.size() + cols - 1) / std::max<size_t>(cols, 1);
+  gp << "set terminal pngcairo size " << 520 * cols << "," << (420 + 10 * width) * rows
+     << " enhanced font ',10'\nset output " << gp_quote(out_png.filename().string()) << "\n";
+  gp << "set style fill solid 0.6 border -1\nset boxwidth 0.6\nset grid ytics\nunset key\n"
+     << "set xtics rotate by -30 noenhanced\nset bars 2\nset offsets 0.5, 0.5, 0, 0\n";
+  gp << "set multiplot layout " << rows << "," << cols << " title " << gp_quote(heading) << " noenhanced\n";
+  for (size_t n = 0; n < panels.size(); ++n) {
+    data << "# " << panels[n].title << "\n";
+    for (const auto& b : panels[n].bars)
+      data << data_label(b.label) << ' ' << b.value << ' ' << b.error << "\n";
+    data << "\n\n";
+    gp << "set title " << gp_quote(panels[n].title) << " noenhanced\nset ylabel "
+       << gp_quote(panels[n].ylabel) << "\n";
+    // Room for the top of every error bar: autoscaling follows the bars alone.
+    double top = 0;
+    for (const auto& b : panels[n].bars) top = std::max(top, b.value + b.error);
+    if (top > 0)
+      gp << "set yrange [0:" << top * 1.08 << "]\n";
+    else
+      gp << "set yrange [*:*]\n";
+    gp << "plot " << gp_quote(data_name) << " index " << n
+       << " using 0:2:xtic(1) with boxes lc rgb '#1f77b4', '' index " << n
+       << " using 0:2:3 with yerrorbars lc rgb 'black' pt 0 lw 1.5\n";
+  }
+  gp << "unset multiplot\nunset output\n";
+  return draw("comparison bars", out_png, data.str(), gp.str());
+}
+
+bool plot_curves(const std::vector<CurveLine>& lines, const std::string& title, const std::string& xlabel,
+                 const std::string& ylabel, const fs::path& out_png) {
+  std::ostringstream data = classic_stream(), gp = classic_stream();
+  const std::string data_name = fs::path(out_png).replace_extension(".dat").filename().string();
+  gp << "set terminal pngcairo size 1000,650 enhanced font ',10'\nset output "
+     << gp_quote(out_png.filename().string()) << "\n";
+  gp << "set grid\nset key outside right noenhanced\nset title " << gp_quote(title)
+     << " noenhanced\nset xlabel " << gp_quote(xlabel) << "\nset ylabel " << gp_quote(ylabel) << "\n";
+  std::vector<std::string> variants, plots;
+  for (size_t n = 0; n < lines.size(); ++n) {
+    data << "# " << lines[n].variant << "\n";
+    for (const auto& [x, y] : lines[n].points) data << x << ' ' << y << "\n";
+    data << "\n\n";
+    auto it = std::find(variants.begin(), variants.end(), lines[n].variant);
+    const bool first = it == variants.end();
+    const size_t colour = static_cast<size_t>(first ? variants.size() : it - variants.begin());
+    if (first) variants.push_back(lines[n].variant);
+    if (lines[n].points.empty()) continue;
+    std::ostringstream p;
+    p << gp_quote(data_name) << " index " << n << " using 1:2 with linespoints lw 1.5 pt 7 ps 0.5 lc rgb '"
+      << kPalette[colour % 10] << "' "
+      << (first ? "title " + gp_quote(lines[n].variant) : std::string("notitle"));
+    plots.push_back(p.str());
+  }
+  if (plots.empty()) {
+    warn("cannot plot " + title + ": no points");
+    return false;
+  }
+  gp << "plot ";
+  for (size_t i = 0; i < plots.size(); ++i) gp << (i ? ", \\\n     " : "") << plots[i];
+  gp << "\nunset output\n";
+  return draw(title, out_png, data.str(), gp.str());
+}
+
+bool plot_points(const std::vector<LabelledPoint>& points, const std::string& title,
+                 const std::string& xlabel, const std::string& ylabel, const fs::path& out_png) {
+  std::ostringstream data = classic_stream(), gp = classic_stream();
+  const std::string data_name = fs::path(out_png).replace_extension(".dat").filename().string();
+  for (const auto& p : points) data << p.x << ' ' << p.y << ' ' << data_label(p.label) << "\n";
+  gp << "set terminal pngcairo size 900,650 enhanced font ',10'\nset output "
+     << gp_quote(out_png.filename().string()) << "\n";
+  gp << "set grid\nunset key\nset offsets graph 0.1, graph 0.25, graph 0.1, graph 0.1\nset title "
+     << gp_quote(title) << " noenhanced\nset xlabel " << gp_quote(xlabel) << "\nset ylabel "
+     << gp_quote(ylabel) << "\n";
+  gp << "plot " << gp_quote(data_name)
+     << " using 1:2 with points pt 7 ps 1.5 lc rgb '#d62728', '' using 1:2:3 "
+     << "with labels offset 1,0.6 left noenhanced\nunset output\n";
+  return draw(title, out_png, data.str(), gp.str());
 }
 
 }  // namespace lab

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lab {
@@ -30,5 +31,38 @@ struct PlotPanel {
 // stderr) when gnuplot is missing or fails; never throws for plotting failures.
 bool plot_panels(const std::vector<PlotPanel>& panels, const std::string& heading,
                  const std::filesystem::path& out_png);
+// One panel of a bar chart: a value per variant with an optional error bar (half-width).
+struct BarPanel {
+  std::string title;
+  std::string ylabel;
+  struct Bar {
+    std::string label;
+    double value = 0;
+    double error = 0;  // 0: no interval to draw
+  };
+  std::vector<Bar> bars;
+};
+
+// performance_comparison.png: a grid of bar panels (bars with confidence intervals).
+bool plot_bar_panels(const std::vector<BarPanel>& panels, const std::string& heading,
+                     const std::filesystem::path& out_png);
+
+// A line per run: (x, y) points; runs of one variant share a colour and a legend entry.
+struct CurveLine {
+  std::string variant;
+  std::vector<std::pair<double, double>> points;
+};
+
+// One chart of several variants' curves, e.g. validation loss against step or against wall time.
+bool plot_curves(const std::vector<CurveLine>& lines, const std::string& title, const std::string& xlabel,
+                 const std::string& ylabel, const std::filesystem::path& out_png);
+
+// Labelled points, e.g. validation loss against active parameters.
+struct LabelledPoint {
+  std::string label;
+  double x = 0, y = 0;
+};
+bool plot_points(const std::vector<LabelledPoint>& points, const std::string& title,
+                 const std::string& xlabel, const std::string& ylabel, const std::filesystem::path& out_png);
 
 }  // namespace lab

@@ -169,6 +169,8 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   try {
     write_file_atomic(dir / "recipe.resolved.toml",
                       "# Every key of this run, defaults filled in.\n" + to_toml(config.resolved));
+    fs::copy_file(corpus.tokenizer.model_path(), dir / "tokenizer.model",
+                  fs::copy_options::overwrite_existing);
     if (options.resume) {
       state = load_checkpoint(checkpoint_dir, model, *optimizer);
       truncate_metrics(dir / "metrics.jsonl", state.step);

@@ -1,0 +1,51 @@
+// lab compare DIR...: one comparison of the finished runs under the folders.
+#include "commands.hpp"
+
+#include "compare/comparison.hpp"
+#include "compare/report.hpp"
+
+#include <lab/error.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace lab::app {
+
+int run_compare(int argc, char** argv) {
+  po::options_description opts("lab compare DIR... [options]");
+  opts.add_options()("help,h", "show this help")("dirs", po::value<std::vector<std::string>>()->composing(),
+                                                 "run, variant or experiment folders")(
+      "out,o", po::value<std::string>(), "folder of the comparison files (default: <first DIR>/comparison)")(
+      "baseline,b", po::value<std::string>(),
+      "variant the others are tested against (default: 'baseline' or the first)");
+  po::positional_options_description positional;
+  positional.add("dirs", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& err) {
+    throw InputError(std::string(err.what()) + " (see lab compare --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (!vm.count("dirs"))
+    throw InputError("lab compare: give at least one run folder (see lab compare --help)");
+  std::vector<fs::path> dirs;
+  for (const auto& d : vm["dirs"].as<std::vector<std::string>>()) dirs.emplace_back(d);
+  Comparison c = compare_runs(find_runs(dirs), vm.count("baseline") ? vm["baseline"].as<std::string>() : "");
+  const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : dirs.front() / "comparison";
+  write_comparison(c, out);
+  std::cout << comparison_markdown(c) << "\nwrote " << (out / "comparison.md").string()
+            << ", comparison.csv, "
+            << "comparison.json and plots\n";
+  return 0;
+}
+
+}  // namespace lab::app

@@ -1,0 +1,46 @@
+// A comparison of variants over seeds: summaries with confidence intervals, tests against a baseline.
+#pragma once
+
+#include "compare/runs.hpp"
+#include "compare/stats.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lab {
+
+struct VersusBaseline {
+  double difference = 0;           // variant mean - baseline mean
+  std::optional<WelchTest> welch;  // none with fewer than two seeds on a side
+  std::optional<double> cohens_d;
+};
+
+struct VariantResult {
+  std::string name;          // "variant", or "experiment/variant" when several experiments are compared
+  std::vector<size_t> runs;  // indices into Comparison::records
+  std::vector<int64_t> seeds;
+  Summary val_loss, val_accuracy, val_perplexity, tokens_per_s, wall_seconds, peak_memory_mb;
+  int64_t params_total = 0, params_active = 0;  // of the first seed (the same for every seed)
+  std::optional<VersusBaseline> loss_vs_baseline, accuracy_vs_baseline, perplexity_vs_baseline;
+};
+
+struct Comparison {
+  std::vector<RunRecord> records;
+  std::vector<VariantResult> variants;
+  std::string baseline;  // name of the variant the others are tested against
+  std::string best;      // lowest mean validation loss
+  double alpha = 0.05;   // significance level of the verdicts
+};
+
+// Groups `records` into variants and computes every statistic. The baseline is `baseline` when given
+// (an InputError when no variant has that name), else a variant named "baseline", else the first.
+Comparison compare_runs(std::vector<RunRecord> records, const std::string& baseline = "");
+
+std::string comparison_markdown(const Comparison& c);
+std::string comparison_csv(const Comparison& c);
+nlohmann::json comparison_json(const Comparison& c);
+
+}  // namespace lab
