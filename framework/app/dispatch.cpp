@@ -26,6 +26,8 @@ const Command kCommands[] = {
     {"compare", run_compare, "DIR... [--out DIR] [--baseline VARIANT]", "compare runs over seeds"},
     {"generate", run_generate, "RUN_DIR --prompt TEXT [--temperature T]", "sample text from a trained run"},
     {"export", run_export, "RUN_DIR --format safetensors", "write a run's weights and config"},
+    {"visualize", run_visualize, "RUN_DIR [--layer L] [--seq-len N]",
+     "draw a sparse run's attention pictures"},
     {"bench", run_bench, "RECIPE [--set section.key=value]... [--json]", "training speed, FLOPs and MFU"},
     {"params", run_params, "--recipe FILE [--set ...]", "parameter counts of a recipe's model"},
     {"eval", run_eval, "RUN_DIR [--seq-len N,...]", "evaluate a trained run at other lengths"},
@@ -37,7 +39,7 @@ const Command kCommands[] = {
 
 void print_usage() {
   std::fputs("usage: lab --recipe FILE [options]   (the same as lab train)\n", stderr);
-  for (const auto& c : kCommands) std::fprintf(stderr, "       lab %-8s %-52s %s\n", c.name, c.args, c.what);
+  for (const auto& c : kCommands) std::fprintf(stderr, "       lab %-9s %-52s %s\n", c.name, c.args, c.what);
   std::fputs("       lab --help | --version\nrun `lab COMMAND --help` for a command's options\n", stderr);
 }
 

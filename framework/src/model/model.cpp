@@ -13,13 +13,14 @@ namespace {
 class BlockAttend : public AttendContext {
  public:
   BlockAttend(const Kernel& kernel, const Rope& rope, Sparse* sparse, const KernelArgs& args,
-              ForwardState& state)
-      : kernel_(kernel), rope_(rope), sparse_(sparse), args_(args), state_(state) {}
+              ForwardState& state, int64_t layer)
+      : kernel_(kernel), rope_(rope), sparse_(sparse), args_(args), state_(state), layer_(layer) {}
 
   torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
                        const torch::Tensor& v, double scale) override {
     KernelArgs args = args_;
     args.scale = scale * rope_.softmax_scale_factor();
+    if (sparse_ && state_.inspect_layer == layer_) state_.inspected = sparse_->inspect(x, q, k, args);
     if (sparse_) return sparse_->attend(x, q, k, v, args, kernel_, state_);
     return kernel_.attend(q, k, v, args);
   }
@@ -32,6 +33,7 @@ class BlockAttend : public AttendContext {
   Sparse* sparse_;
   const KernelArgs& args_;
   ForwardState& state_;
+  int64_t layer_;
 };
 
 }  // namespace
@@ -48,7 +50,7 @@ BlockImpl::BlockImpl(AttentionPtr attention, SparsePtr sparse, MoE moe, int64_t 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, ForwardState& state, const Kernel& kernel,
                                  const Rope& rope, const KernelArgs& kernel_args, double dropout,
                                  int64_t layer) {
-  BlockAttend ctx(kernel, rope, sparse_.get(), kernel_args, state);
+  BlockAttend ctx(kernel, rope, sparse_.get(), kernel_args, state, layer);
   auto h = x + torch::dropout(attention_->forward(attn_norm_(x), ctx), dropout, is_training());
   std::string prefix = "moe.layer" + std::to_string(layer) + ".";
   return h + torch::dropout(moe_->forward(moe_norm_(h), state, prefix), dropout, is_training());

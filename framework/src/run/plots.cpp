@@ -525,3 +525,40 @@ bool plot_points(const std::vector<LabelledPoint>& points, const std::string& ti
 }
 
 }  // namespace lab
+
+namespace lab {
+
+bool plot_heatmaps(const std::vector<Heatmap>& maps, const std::string& heading, const fs::path& out_png,
+                   int columns) {
+  std::ostringstream data = classic_stream(), gp = classic_stream();
+  for (const auto& map : maps) {
+    for (int64_t r = 0; r < map.rows; ++r) {
+      for (int64_t c = 0; c < map.cols; ++c) {
+        const double v = map.values[static_cast<size_t>(r * map.cols + c)];
+        data << (c ? " " : "") << (std::isfinite(v) ? std::to_string(v) : std::string("NaN"));
+      }
+      data << "\n";
+    }
+    data << "\n\n";
+  }
+  const int cols = std::max(1, std::min<int>(columns, static_cast<int>(maps.size())));
+  const int rows = (static_cast<int>(maps.size()) + cols - 1) / cols;
+  const std::string data_name = fs::path(out_png).replace_extension(".dat").filename().string();
+  gp << "# Replot from this directory with: gnuplot <this file>\n";
+  gp << "set terminal pngcairo size " << 480 * cols << "," << 440 * rows + 40 << " enhanced font ',10'\n";
+  gp << "set output " << gp_quote(out_png.filename().string()) << "\n";
+  gp << "set datafile missing 'NaN'\nset palette rgbformulae 33,13,10\nset size ratio -1\n";
+  gp << "set multiplot layout " << rows << "," << cols << " title " << gp_quote(heading) << " noenhanced\n";
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const auto& map = maps[i];
+    gp << "set title " << gp_quote(map.title) << " noenhanced\n";
+    gp << "set xlabel " << gp_quote(map.xlabel) << " noenhanced\nset ylabel " << gp_quote(map.ylabel)
+       << " noenhanced\n";
+    gp << "set xrange [-0.5:" << map.cols - 0.5 << "]\nset yrange [" << map.rows - 0.5 << ":-0.5]\n";
+    gp << "plot " << gp_quote(data_name) << " index " << i << " matrix with image notitle\n";
+  }
+  gp << "unset multiplot\nunset output\n";
+  return draw("heatmaps", out_png, data.str(), gp.str());
+}
+
+}  // namespace lab

@@ -66,3 +66,18 @@ bool plot_points(const std::vector<LabelledPoint>& points, const std::string& ti
                  const std::string& xlabel, const std::string& ylabel, const std::filesystem::path& out_png);
 
 }  // namespace lab
+
+namespace lab {
+
+// One heatmap panel: a rows x cols grid in row-major order; NaN cells are left blank.
+struct Heatmap {
+  std::string title, xlabel, ylabel;
+  int64_t rows = 0, cols = 0;
+  std::vector<double> values;
+};
+
+// Heatmap panels in a grid of at most `columns` per row (gnuplot `with image`).
+bool plot_heatmaps(const std::vector<Heatmap>& maps, const std::string& heading,
+                   const std::filesystem::path& out_png, int columns = 3);
+
+}  // namespace lab
