@@ -1,4 +1,5 @@
 // lab bench RECIPE: a short training benchmark of the recipe's model (tokens/s, FLOPs, MFU).
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "recipe/config.hpp"
@@ -107,13 +108,7 @@ int run_bench(int argc, char** argv) {
       "(summarise with benchmarks/profile_summary.py)")("json", "print one JSON object instead of the table");
   po::positional_options_description positional;
   positional.add("recipe", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab bench --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab bench");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

@@ -1,4 +1,5 @@
 // lab compare DIR...: one comparison of the finished runs under the folders.
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "compare/comparison.hpp"
@@ -24,13 +25,7 @@ int run_compare(int argc, char** argv) {
       "variant the others are tested against (default: 'baseline' or the first)");
   po::positional_options_description positional;
   positional.add("dirs", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab compare --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab compare");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

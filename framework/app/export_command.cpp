@@ -1,4 +1,5 @@
 // lab export RUN_DIR --format safetensors: a trained run's weights for other tools.
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "run/export.hpp"
@@ -24,13 +25,7 @@ int run_export(int argc, char** argv) {
       "extra plugin folder (repeatable)");
   po::positional_options_description positional;
   positional.add("run", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab export --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab export");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

@@ -1,4 +1,5 @@
 // lab generate RUN_DIR --prompt TEXT: samples a continuation from a trained run.
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "data/tokenizer.hpp"
@@ -28,13 +29,7 @@ int run_generate(int argc, char** argv) {
       "extra plugin folder (repeatable)");
   po::positional_options_description positional;
   positional.add("run", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab generate --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab generate");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

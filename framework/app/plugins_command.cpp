@@ -1,3 +1,4 @@
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "registry/registry.hpp"
@@ -19,13 +20,7 @@ int run_plugins(int argc, char** argv) {
       "extra plugin folder (repeatable)")("name", po::value<std::string>(), "plugin to describe");
   po::positional_options_description positional;
   positional.add("name", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab plugins --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab plugins");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

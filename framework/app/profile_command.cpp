@@ -1,4 +1,5 @@
 // `lab profile`: attention kernels across sequence lengths (time, attained GFLOP/s, memory).
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "profile_measure.hpp"
 #include "profile_report.hpp"
@@ -89,13 +90,7 @@ int run_profile(int argc, char** argv) {
       "out", po::value<std::string>()->default_value("profile"), "folder for profile.json and profile.png")(
       "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
       "extra plugin folder (repeatable)");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab profile --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, po::positional_options_description(), "lab profile");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

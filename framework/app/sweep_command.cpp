@@ -1,4 +1,5 @@
 // lab sweep RECIPE: trains every variant x seed of a recipe's [sweep], one run folder each.
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "run/files.hpp"
@@ -54,13 +55,7 @@ int run_sweep(int argc, char** argv) {
       "quiet,q", "no progress output from training");
   po::positional_options_description positional;
   positional.add("recipe", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab sweep --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab sweep");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;

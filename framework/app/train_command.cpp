@@ -1,3 +1,4 @@
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include "recipe/config.hpp"
@@ -27,13 +28,7 @@ int run_train(int argc, char** argv) {
       "resume", "continue the run from its checkpoint")("overwrite", "replace an existing run folder")(
       "stop-after", po::value<int64_t>()->default_value(0), "stop with a checkpoint after N steps")(
       "dry-run", "validate the recipe and print it resolved; train nothing")("quiet,q", "no progress output");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& err) {
-    throw InputError(std::string(err.what()) + " (see lab --help)");
-  }
+  auto vm = parse_command_line(argc, argv, opts, po::positional_options_description(), "lab");
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return 0;
