@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libblas-dev
   libboost-dev libboost-program-options-dev
   libtomlplusplus-dev nlohmann-json3-dev libsentencepiece-dev
   gnuplot-nox libgtest-dev libgmock-dev libbenchmark-dev clang-format

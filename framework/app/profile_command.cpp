@@ -4,13 +4,16 @@
 #include "profile_measure.hpp"
 #include "profile_report.hpp"
 #include "registry/registry.hpp"
+#include "train/benchmark.hpp"
 
 #include <lab/error.hpp>
 
 #include <torch/torch.h>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -71,6 +74,50 @@ void require_positive(const po::variables_map& vm, const char* flag) {
   if (vm[flag].as<int64_t>() < 1) throw InputError(std::string("--") + flag + " must be at least 1");
 }
 
+// "--option flash2.block_q=128": a key of one of the profiled kernels, typed like its default.
+void apply_option(const std::string& text, const std::vector<std::string>& names,
+                  std::map<std::string, std::map<std::string, Value>>& overrides,
+                  const PluginRegistry& registry) {
+  const auto dot = text.find('.'), eq = text.find('=');
+  if (dot == std::string::npos || eq == std::string::npos || dot > eq || dot == 0 || eq == dot + 1)
+    throw InputError("--option '" + text + "': expected KERNEL.KEY=VALUE, e.g. flash2.block_q=128");
+  const std::string name = text.substr(0, dot), key = text.substr(dot + 1, eq - dot - 1),
+                    raw = text.substr(eq + 1);
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw InputError("--option '" + text + "': kernel '" + name + "' is not in --kernels");
+  const auto& plugin = registry.require(Slot::Kernel, name);
+  const auto spec =
+      std::find_if(plugin.keys.begin(), plugin.keys.end(), [&](const auto& k) { return k.name == key; });
+  if (spec == plugin.keys.end())
+    throw InputError("--option '" + text + "': kernel '" + name + "' has no key '" + key + "' (lab plugins " +
+                     name + " lists its keys)");
+  Value value;
+  try {
+    size_t used = 0;
+    switch (spec->default_value.type) {
+      case ValueType::Int:
+        value = Value::of(static_cast<int64_t>(std::stoll(raw, &used)));
+        break;
+      case ValueType::Float:
+        value = Value::of(std::stod(raw, &used));
+        break;
+      case ValueType::Bool:
+        if (raw != "true" && raw != "false") throw std::invalid_argument(raw);
+        value = Value::of(raw == "true");
+        used = raw.size();
+        break;
+      default:
+        value = Value::of(raw);
+        used = raw.size();
+    }
+    if (used != raw.size()) throw std::invalid_argument(raw);
+  } catch (const std::exception&) {
+    throw InputError("--option '" + text + "': '" + raw + "' is not a " +
+                     to_string(spec->default_value.type));
+  }
+  overrides[name][key] = value;
+}
+
 }  // namespace
 
 int run_profile(int argc, char** argv) {
@@ -88,6 +135,10 @@ int run_profile(int argc, char** argv) {
       "dtype", po::value<std::string>()->default_value("float32"), "float32, float64, bfloat16 or float16")(
       "repeats", po::value<int64_t>()->default_value(3), "timed runs per point (median reported)")(
       "out", po::value<std::string>()->default_value("profile"), "folder for profile.json and profile.png")(
+      "option", po::value<std::vector<std::string>>()->composing(),
+      "KERNEL.KEY=VALUE: a kernel key, e.g. flash2.block_q=128 (repeatable)")(
+      "gemm-peak", po::value<bool>()->default_value(true)->implicit_value(true),
+      "measure the device's GEMM peak first and print each kernel's share of it")(
       "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
       "extra plugin folder (repeatable)");
   auto vm = parse_command_line(argc, argv, opts, po::positional_options_description(), "lab profile");
@@ -115,10 +166,24 @@ int run_profile(int argc, char** argv) {
   if (vm.count("plugin-path")) paths = vm["plugin-path"].as<std::vector<std::string>>();
   PluginRegistry registry;
   registry.load_directories(plugin_search_path(paths, {}));
-  std::vector<KernelPtr> kernels;  // all resolved before anything runs
+  std::map<std::string, std::map<std::string, Value>> overrides;
+  if (vm.count("option"))
+    for (const auto& text : vm["option"].as<std::vector<std::string>>())
+      apply_option(text, names, overrides, registry);
+  std::vector<KernelPtr> kernels;  // all resolved (and their keys validated) before anything runs
   for (const auto& name : names) {
     const auto& plugin = registry.require(Slot::Kernel, name);
-    kernels.push_back(plugin.make_kernel(default_options(plugin)));
+    const Options options = default_options(plugin, overrides[name]);
+    Problems problems;
+    if (plugin.validate) plugin.validate(options, ModelDims{}, problems);
+    for (const auto& problem : problems)
+      throw InputError("--option " + name + "." + problem.key + ": " + problem.message);
+    kernels.push_back(plugin.make_kernel(options));
+  }
+  if (vm["gemm-peak"].as<bool>()) {
+    shape.gemm_size = shape.device.is_cuda() ? 8192 : 2048;
+    shape.gemm_peak_gflops = measure_gemm_peak(shape.device, shape.gemm_size,
+                                               shape.device.is_cuda() && shape.dtype == torch::kBFloat16);
   }
 
   std::vector<ProfileRow> rows;

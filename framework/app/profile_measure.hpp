@@ -16,6 +16,9 @@ struct ProfileShape {
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat;
   int repeats = 3;
+  // The device's GEMM rate measured in the same run with gemm_size² products (0: not measured).
+  double gemm_peak_gflops = 0;
+  int64_t gemm_size = 0;
 };
 
 struct ProfileRow {

@@ -31,6 +31,18 @@ std::string shape_text(const ProfileShape& s) {
          s.device.str() + ", median of " + std::to_string(s.repeats);
 }
 
+std::string gemm_peak_meaning(const ProfileShape& s) {
+  const bool bf16 = s.device.is_cuda() && s.dtype == torch::kBFloat16;
+  return std::string(bf16 ? "bf16" : "fp32") + " " + std::to_string(s.gemm_size) + "x" +
+         std::to_string(s.gemm_size) + " matmul on " + s.device.str();
+}
+
+std::string percent(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", value);
+  return text;
+}
+
 }  // namespace
 
 void print_profile_table(const ProfileShape& shape, const std::vector<ProfileRow>& rows, std::ostream& out) {
@@ -38,8 +50,15 @@ void print_profile_table(const ProfileShape& shape, const std::vector<ProfileRow
   out << "GFLOP/s count useful FLOPs (visible pairs; fwd+bwd = 3x fwd); memory: "
       << memory_meaning(shape.device) << "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%-8s %6s %11s %13s %10s %13s %14s %14s\n", "kernel", "T", "fwd ms",
-                "fwd+bwd ms", "fwd GF/s", "fwd+bwd GF/s", "held MiB", "peak MiB");
+  const bool peak = shape.gemm_peak_gflops > 0;
+  if (peak) {
+    std::snprintf(line, sizeof line,
+                  "GEMM peak %.1f GFLOP/s (%s, this run); %% peak = fwd+bwd GF/s over it\n",
+                  shape.gemm_peak_gflops, gemm_peak_meaning(shape).c_str());
+    out << line;
+  }
+  std::snprintf(line, sizeof line, "%-8s %6s %11s %13s %10s %13s %7s %14s %14s\n", "kernel", "T", "fwd ms",
+                "fwd+bwd ms", "fwd GF/s", "fwd+bwd GF/s", "% peak", "held MiB", "peak MiB");
   out << line;
   for (const auto& r : rows) {
     if (!r.error.empty()) {
@@ -48,9 +67,11 @@ void print_profile_table(const ProfileShape& shape, const std::vector<ProfileRow
       out << line << r.error << "\n";
       continue;
     }
-    std::snprintf(line, sizeof line, "%-8s %6lld %11.3f %13.3f %10.2f %13.2f %14.2f %14.2f\n",
+    const double share = peak ? 100.0 * r.train_gflops / shape.gemm_peak_gflops : 0.0;
+    std::snprintf(line, sizeof line, "%-8s %6lld %11.3f %13.3f %10.2f %13.2f %7s %14.2f %14.2f\n",
                   r.kernel.c_str(), static_cast<long long>(r.seq_len), r.forward_ms, r.train_ms,
-                  r.forward_gflops, r.train_gflops, r.held_mib, r.peak_mib);
+                  r.forward_gflops, r.train_gflops, peak ? percent(share).c_str() : "-", r.held_mib,
+                  r.peak_mib);
     out << line;
   }
   out.flush();
@@ -71,6 +92,8 @@ void write_profile_outputs(const ProfileShape& shape, const std::vector<ProfileR
                    {"device", shape.device.str()},
                    {"dtype", c10::toString(shape.dtype)},
                    {"repeats", shape.repeats}};
+  if (shape.gemm_peak_gflops > 0)
+    json["gemm_peak"] = {{"gflops", shape.gemm_peak_gflops}, {"measured", gemm_peak_meaning(shape)}};
   json["memory_measures"] = memory_meaning(shape.device);
   json["flops"] = "useful FLOPs over visible (query, key) pairs; forward+backward counts 3x forward";
   json["rows"] = nlohmann::json::array();
@@ -83,6 +106,8 @@ void write_profile_outputs(const ProfileShape& shape, const std::vector<ProfileR
                   {"forward_backward_gflops", r.train_gflops},
                   {"held_mib", r.held_mib},
                   {"peak_mib", r.peak_mib}});
+      if (shape.gemm_peak_gflops > 0)
+        row["forward_backward_share_of_gemm_peak"] = r.train_gflops / shape.gemm_peak_gflops;
     } else {
       row["error"] = r.error;
     }

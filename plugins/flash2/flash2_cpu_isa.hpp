@@ -1,10 +1,13 @@
-// The CPU kernel templates. Included once per instruction set with LAB_FLASH2_ISA naming the
-// namespace (isa_default, isa_avx2); the including file's compile options pick the vector width.
+// The CPU kernels. Included once per instruction set with LAB_FLASH2_ISA naming the namespace
+// (isa_default, isa_avx2); the including file's compile options pick the vector width.
+//
+// Every tile product (Q·Kᵀ, P·V and the backward's five) goes through gemm (BLAS); only the
+// softmax bookkeeping runs here, row by row on the tile, with a vectorised exp on AVX2.
 #include "flash2_cpu_kernels.hpp"
 #include "flash2_dropout.hpp"
+#include "flash2_gemm.hpp"
 
 #include <ATen/Parallel.h>
-#include <ATen/cpu/vec/vec.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -23,80 +26,117 @@ namespace lab::flash2::LAB_FLASH2_ISA {
 
 namespace {
 
-using at::vec::Vectorized;
+// Row helpers, scalar for any type; the AVX2 build overloads the float ones below.
+template <typename T>
+T row_max(const T* x, int64_t n, T init) {
+  for (int64_t i = 0; i < n; ++i) init = std::max(init, x[i]);
+  return init;
+}
 
-template <typename scalar_t>
-scalar_t dot(const scalar_t* a, const scalar_t* b, int64_t n) {
-  using V = Vectorized<scalar_t>;
-  int64_t i = 0;
-  scalar_t sum = 0;
-  if (n >= V::size()) {
-    V acc(scalar_t(0));
-    for (; i + V::size() <= n; i += V::size()) acc = at::vec::fmadd(V::loadu(a + i), V::loadu(b + i), acc);
-    scalar_t lanes[V::size()];
-    acc.store(lanes);
-    for (int64_t l = 0; l < V::size(); ++l) sum += lanes[l];
-  }
-  for (; i < n; ++i) sum += a[i] * b[i];
+// x = exp(x - shift); returns the sum of the new values.
+template <typename T>
+T exp_shifted(T* x, int64_t n, T shift) {
+  T sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
   return sum;
 }
 
-// y += alpha * x
-template <typename scalar_t>
-void axpy(scalar_t alpha, const scalar_t* x, scalar_t* y, int64_t n) {
-  using V = Vectorized<scalar_t>;
-  const V va(alpha);
-  int64_t i = 0;
-  for (; i + V::size() <= n; i += V::size())
-    at::vec::fmadd(va, V::loadu(x + i), V::loadu(y + i)).store(y + i);
-  for (; i < n; ++i) y[i] += alpha * x[i];
+template <typename T>
+void scale_row(T alpha, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= alpha;
 }
 
-template <typename scalar_t>
-void scale_row(scalar_t alpha, scalar_t* y, int64_t n) {
-  using V = Vectorized<scalar_t>;
-  const V va(alpha);
-  int64_t i = 0;
-  for (; i + V::size() <= n; i += V::size()) (V::loadu(y + i) * va).store(y + i);
-  for (; i < n; ++i) y[i] *= alpha;
+// ds = p * (dp - delta), in place over dp.
+template <typename T>
+void softmax_grad(const T* p, T* dp, T delta, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dp[i] = p[i] * (dp[i] - delta);
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
-// fp32 with AVX2 + FMA intrinsics: overloads preferred to the templates above for float.
-float dot(const float* a, const float* b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+// exp on eight floats: x = n·ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial to degree 7
+// (relative error below 1e-8 on that range), 2^n through the exponent bits. Underflow gives 0.
+inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f);
+  const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.3f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 split in two for exactness
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_hadd_ps(s, s);
+  s = _mm_hadd_ps(s, s);
+  return _mm_cvtss_f32(s);
+}
+
+inline float horizontal_max(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+float row_max(const float* x, int64_t n, float init) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  if (n >= 8) {
+    __m256 m = _mm256_set1_ps(init);
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    init = horizontal_max(m);
   }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  acc0 = _mm256_add_ps(acc0, acc1);
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
-  s = _mm_hadd_ps(s, s);
-  s = _mm_hadd_ps(s, s);
-  float sum = _mm_cvtss_f32(s);
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (; i < n; ++i) init = std::max(init, x[i]);
+  return init;
+}
+
+float exp_shifted(float* x, int64_t n, float shift) {
+  const __m256 s = _mm256_set1_ps(shift);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = horizontal_sum(acc);
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
   return sum;
 }
 
-void axpy(float alpha, const float* x, float* y, int64_t n) {
-  const __m256 va = _mm256_set1_ps(alpha);
+void scale_row(float alpha, float* y, int64_t n) {
+  const __m256 a = _mm256_set1_ps(alpha);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += alpha * x[i];
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(a, _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] *= alpha;
 }
 
-void scale_row(float alpha, float* y, int64_t n) {
-  const __m256 va = _mm256_set1_ps(alpha);
+void softmax_grad(const float* p, float* dp, float delta, int64_t n) {
+  const __m256 d = _mm256_set1_ps(delta);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] *= alpha;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dp + i,
+                     _mm256_mul_ps(_mm256_loadu_ps(p + i), _mm256_sub_ps(_mm256_loadu_ps(dp + i), d)));
+  for (; i < n; ++i) dp[i] = p[i] * (dp[i] - delta);
 }
 #endif
 
 int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
+
+// Columns [0, valid) of a tile row starting at key j0 are visible to query i; the rest are masked.
+int64_t visible(const Shape& s, bool causal, int64_t i, int64_t j0, int64_t j1) {
+  return std::max<int64_t>(0, std::min(j1, s.key_end(i, causal)) - j0);
+}
 
 template <typename scalar_t>
 void forward_impl(const scalar_t* q, const scalar_t* k, const scalar_t* v, scalar_t* o, scalar_t* lse,
@@ -105,48 +145,43 @@ void forward_impl(const scalar_t* q, const scalar_t* k, const scalar_t* v, scala
   const scalar_t scale = static_cast<scalar_t>(p.scale);
   const scalar_t inf = std::numeric_limits<scalar_t>::infinity();
   const scalar_t keep_scale = static_cast<scalar_t>(1.0 / (1.0 - p.dropout));
-  const bool dropout = p.dropout > 0;
   at::parallel_for(0, s.bh * nqb, 1, [&](int64_t begin, int64_t end) {
-    std::vector<scalar_t> scores(p.block_k), m(p.block_q), l(p.block_q), acc(p.block_q * s.dv);
+    std::vector<scalar_t> probs(p.block_q * p.block_k), m(p.block_q), l(p.block_q), acc(p.block_q * s.dv);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t bh = task / nqb, i0 = (task % nqb) * p.block_q, i1 = std::min(s.tq, i0 + p.block_q);
+      const int64_t rows = i1 - i0;
+      const scalar_t* qb = q + (bh * s.tq + i0) * s.dk;
       std::fill(m.begin(), m.end(), -inf);
       std::fill(l.begin(), l.end(), scalar_t(0));
       std::fill(acc.begin(), acc.end(), scalar_t(0));
       // Key tiles past the last row's horizon are fully masked: causal block skipping.
       const int64_t kv_end = s.key_end(i1 - 1, p.causal);
       for (int64_t j0 = 0; j0 < kv_end; j0 += p.block_k) {
-        const int64_t j1 = std::min(kv_end, j0 + p.block_k);
-        for (int64_t i = i0; i < i1; ++i) {
-          const int64_t r = i - i0;
-          const int64_t cols = std::min(j1, s.key_end(i, p.causal)) - j0;  // diagonal tiles mask a tail
-          if (cols <= 0) continue;
-          const scalar_t* qrow = q + (bh * s.tq + i) * s.dk;
-          scalar_t row_max = m[r];
-          for (int64_t c = 0; c < cols; ++c) {
-            scores[c] = dot(qrow, k + (bh * s.tk + j0 + c) * s.dk, s.dk) * scale;
-            row_max = std::max(row_max, scores[c]);
-          }
-          // row_max is finite here (cols > 0), so exp never sees -inf - -inf.
-          const scalar_t alpha = std::exp(m[r] - row_max);
-          scalar_t* arow = acc.data() + r * s.dv;
-          if (alpha != scalar_t(1)) scale_row(alpha, arow, s.dv);
-          scalar_t row_sum = 0;
-          for (int64_t c = 0; c < cols; ++c) {
-            scalar_t pc = std::exp(scores[c] - row_max);
-            row_sum += pc;  // the normaliser counts dropped probabilities too
-            if (dropout) {
-              if (!dropout_keep(p.seed, bh, i, j0 + c, s.tk, p.dropout)) continue;
-              pc *= keep_scale;
-            }
-            axpy(pc, v + (bh * s.tk + j0 + c) * s.dv, arow, s.dv);
-          }
-          l[r] = alpha * l[r] + row_sum;
-          m[r] = row_max;
+        const int64_t j1 = std::min(kv_end, j0 + p.block_k), cols = j1 - j0;
+        gemm(!p.baseline_isa, false, true, rows, cols, s.dk, scale, qb, s.dk, k + (bh * s.tk + j0) * s.dk,
+             s.dk, scalar_t(0), probs.data(), cols);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t i = i0 + r, valid = visible(s, p.causal, i, j0, j1);
+          scalar_t* prow = probs.data() + r * cols;
+          std::fill(prow + valid, prow + cols, scalar_t(0));  // masked columns add nothing to P·V
+          if (valid == 0) continue;
+          const scalar_t row_max_new = row_max(prow, valid, m[r]);
+          // row_max_new is finite here (valid > 0), so exp never sees -inf - -inf.
+          const scalar_t alpha = std::exp(m[r] - row_max_new);
+          if (alpha != scalar_t(1)) scale_row(alpha, acc.data() + r * s.dv, s.dv);
+          // The normaliser counts dropped probabilities too.
+          l[r] = alpha * l[r] + exp_shifted(prow, valid, row_max_new);
+          m[r] = row_max_new;
+          if (p.dropout > 0)
+            for (int64_t c = 0; c < valid; ++c)
+              prow[c] =
+                  dropout_keep(p.seed, bh, i, j0 + c, s.tk, p.dropout) ? prow[c] * keep_scale : scalar_t(0);
         }
+        gemm(!p.baseline_isa, false, false, rows, s.dv, cols, scalar_t(1), probs.data(), cols,
+             v + (bh * s.tk + j0) * s.dv, s.dv, scalar_t(1), acc.data(), s.dv);
       }
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t r = i - i0;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
         scalar_t* orow = o + (bh * s.tq + i) * s.dv;
         if (l[r] == scalar_t(0)) {  // no visible key: O = 0, LSE = +inf so the backward's P is 0
           std::fill(orow, orow + s.dv, scalar_t(0));
@@ -161,81 +196,92 @@ void forward_impl(const scalar_t* q, const scalar_t* k, const scalar_t* v, scala
   });
 }
 
-// Probability and score gradient of one (row, key) pair: P recomputed from the LSE, then
-// dS = P ∘ (dP·Z/(1-p) − D) with Z the regenerated dropout mask.
+// Per-thread tile buffers of the backward.
 template <typename scalar_t>
-struct PairGrad {
-  scalar_t p_dropped, ds;
+struct Scratch {
+  std::vector<scalar_t> probs, probs_dropped, ds, dk, dv;
+  Scratch(const Shape& s, const Params& p)
+      : probs(p.block_q * p.block_k),
+        probs_dropped(p.dropout > 0 ? p.block_q * p.block_k : 0),
+        ds(p.block_q * p.block_k),
+        dk(p.block_k * s.dk),
+        dv(p.block_k * s.dv) {}
+  // P after dropout, as P·V used it: the same buffer as P when there is no dropout.
+  scalar_t* used_probs() { return probs_dropped.empty() ? probs.data() : probs_dropped.data(); }
 };
 
+// Queries [i0, i1) against keys [j0, j1): P recomputed from the LSE into sc.probs, P with dropout
+// into sc.used_probs(), and dS = P ∘ (dP·Z/(1-p) − D) into sc.ds (Z the regenerated dropout mask).
 template <typename scalar_t>
-PairGrad<scalar_t> pair_grad(const BackwardIo<scalar_t>& io, const Shape& s, const Params& prm, int64_t bh,
-                             int64_t i, int64_t j, const scalar_t* qrow, const scalar_t* dorow,
-                             scalar_t row_lse, scalar_t row_delta) {
-  const scalar_t prob =
-      std::exp(dot(qrow, io.k + (bh * s.tk + j) * s.dk, s.dk) * scalar_t(prm.scale) - row_lse);
-  scalar_t dp = dot(dorow, io.v + (bh * s.tk + j) * s.dv, s.dv);
-  scalar_t p_dropped = prob;
-  if (prm.dropout > 0) {
-    const scalar_t keep_scale = static_cast<scalar_t>(1.0 / (1.0 - prm.dropout));
-    const bool keep = dropout_keep(prm.seed, bh, i, j, s.tk, prm.dropout);
-    p_dropped = keep ? prob * keep_scale : scalar_t(0);
-    dp = keep ? dp * keep_scale : scalar_t(0);
+void tile_gradients(const BackwardIo<scalar_t>& io, const Shape& s, const Params& prm, int64_t bh, int64_t i0,
+                    int64_t i1, int64_t j0, int64_t j1, Scratch<scalar_t>& sc) {
+  const int64_t rows = i1 - i0, cols = j1 - j0;
+  const scalar_t scale = static_cast<scalar_t>(prm.scale);
+  gemm(!prm.baseline_isa, false, true, rows, cols, s.dk, scale, io.q + (bh * s.tq + i0) * s.dk, s.dk,
+       io.k + (bh * s.tk + j0) * s.dk, s.dk, scalar_t(0), sc.probs.data(), cols);
+  gemm(!prm.baseline_isa, false, true, rows, cols, s.dv, scalar_t(1), io.dout + (bh * s.tq + i0) * s.dv, s.dv,
+       io.v + (bh * s.tk + j0) * s.dv, s.dv, scalar_t(0), sc.ds.data(), cols);
+  const scalar_t keep_scale = static_cast<scalar_t>(1.0 / (1.0 - prm.dropout));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r;
+    const scalar_t row_lse = io.lse[bh * s.tq + i];
+    const int64_t valid = std::isinf(row_lse) ? 0 : visible(s, prm.causal, i, j0, j1);
+    scalar_t* prow = sc.probs.data() + r * cols;
+    scalar_t* dsrow = sc.ds.data() + r * cols;
+    exp_shifted(prow, valid, row_lse);
+    std::fill(prow + valid, prow + cols, scalar_t(0));
+    if (prm.dropout > 0) {
+      scalar_t* pdrow = sc.probs_dropped.data() + r * cols;
+      for (int64_t c = 0; c < valid; ++c) {
+        const bool keep = dropout_keep(prm.seed, bh, i, j0 + c, s.tk, prm.dropout);
+        pdrow[c] = keep ? prow[c] * keep_scale : scalar_t(0);
+        dsrow[c] = keep ? dsrow[c] * keep_scale : scalar_t(0);
+      }
+      std::fill(pdrow + valid, pdrow + cols, scalar_t(0));
+    }
+    softmax_grad(prow, dsrow, io.delta[bh * s.tq + i], cols);  // masked columns: P = 0 gives dS = 0
   }
-  return {p_dropped, prob * (dp - row_delta)};
 }
 
 // dK and dV of one key tile (and dQ of every row, when the caller owns the whole head).
 template <typename scalar_t>
 void key_tile_backward(const BackwardIo<scalar_t>& io, const Shape& s, const Params& prm, int64_t bh,
-                       int64_t j0, bool with_dq, std::vector<scalar_t>& dk_tile,
-                       std::vector<scalar_t>& dv_tile) {
-  const int64_t j1 = std::min(s.tk, j0 + prm.block_k);
-  const scalar_t scale = static_cast<scalar_t>(prm.scale);
-  std::fill(dk_tile.begin(), dk_tile.end(), scalar_t(0));
-  std::fill(dv_tile.begin(), dv_tile.end(), scalar_t(0));
+                       int64_t j0, bool with_dq, Scratch<scalar_t>& sc) {
+  const int64_t j1 = std::min(s.tk, j0 + prm.block_k), cols = j1 - j0;
+  const scalar_t scale = static_cast<scalar_t>(prm.scale), one(1);
+  const scalar_t* kt = io.k + (bh * s.tk + j0) * s.dk;
+  std::fill(sc.dk.begin(), sc.dk.end(), scalar_t(0));
+  std::fill(sc.dv.begin(), sc.dv.end(), scalar_t(0));
   // Rows before the first one that sees key j0 contribute nothing.
   const int64_t i_start = prm.causal ? std::clamp<int64_t>(j0 - s.offset, 0, s.tq) : 0;
-  for (int64_t i = i_start; i < s.tq; ++i) {
-    const scalar_t row_lse = io.lse[bh * s.tq + i];
-    if (std::isinf(row_lse)) continue;
-    const int64_t cols = std::min(j1, s.key_end(i, prm.causal)) - j0;
-    const scalar_t* qrow = io.q + (bh * s.tq + i) * s.dk;
-    const scalar_t* dorow = io.dout + (bh * s.tq + i) * s.dv;
-    const scalar_t row_delta = io.delta[bh * s.tq + i];
-    scalar_t* dqrow = io.dq + (bh * s.tq + i) * s.dk;
-    for (int64_t c = 0; c < cols; ++c) {
-      const auto g = pair_grad(io, s, prm, bh, i, j0 + c, qrow, dorow, row_lse, row_delta);
-      axpy(g.p_dropped, dorow, dv_tile.data() + c * s.dv, s.dv);
-      axpy(scale * g.ds, qrow, dk_tile.data() + c * s.dk, s.dk);
-      if (with_dq) axpy(scale * g.ds, io.k + (bh * s.tk + j0 + c) * s.dk, dqrow, s.dk);
-    }
+  for (int64_t i0 = i_start; i0 < s.tq; i0 += prm.block_q) {
+    const int64_t i1 = std::min(s.tq, i0 + prm.block_q), rows = i1 - i0;
+    tile_gradients(io, s, prm, bh, i0, i1, j0, j1, sc);
+    const scalar_t* qb = io.q + (bh * s.tq + i0) * s.dk;
+    gemm(!prm.baseline_isa, true, false, cols, s.dv, rows, one, sc.used_probs(), cols,
+         io.dout + (bh * s.tq + i0) * s.dv, s.dv, one, sc.dv.data(), s.dv);
+    gemm(!prm.baseline_isa, true, false, cols, s.dk, rows, scale, sc.ds.data(), cols, qb, s.dk, one,
+         sc.dk.data(), s.dk);
+    if (with_dq)
+      gemm(!prm.baseline_isa, false, false, rows, s.dk, cols, scale, sc.ds.data(), cols, kt, s.dk, one,
+           io.dq + (bh * s.tq + i0) * s.dk, s.dk);
   }
-  std::copy(dk_tile.begin(), dk_tile.begin() + (j1 - j0) * s.dk, io.dk + (bh * s.tk + j0) * s.dk);
-  std::copy(dv_tile.begin(), dv_tile.begin() + (j1 - j0) * s.dv, io.dv + (bh * s.tk + j0) * s.dv);
+  std::copy(sc.dk.begin(), sc.dk.begin() + cols * s.dk, io.dk + (bh * s.tk + j0) * s.dk);
+  std::copy(sc.dv.begin(), sc.dv.begin() + cols * s.dv, io.dv + (bh * s.tk + j0) * s.dv);
 }
 
 // dQ of one query block, recomputing P and dS tile by tile.
 template <typename scalar_t>
-void query_block_dq(const BackwardIo<scalar_t>& io, const Shape& s, const Params& prm, int64_t bh,
-                    int64_t i0) {
-  const int64_t i1 = std::min(s.tq, i0 + prm.block_q);
+void query_block_dq(const BackwardIo<scalar_t>& io, const Shape& s, const Params& prm, int64_t bh, int64_t i0,
+                    Scratch<scalar_t>& sc) {
+  const int64_t i1 = std::min(s.tq, i0 + prm.block_q), rows = i1 - i0;
   const scalar_t scale = static_cast<scalar_t>(prm.scale);
   const int64_t kv_end = s.key_end(i1 - 1, prm.causal);
   for (int64_t j0 = 0; j0 < kv_end; j0 += prm.block_k) {
-    const int64_t j1 = std::min(kv_end, j0 + prm.block_k);
-    for (int64_t i = i0; i < i1; ++i) {
-      const scalar_t row_lse = io.lse[bh * s.tq + i];
-      if (std::isinf(row_lse)) continue;
-      const int64_t cols = std::min(j1, s.key_end(i, prm.causal)) - j0;
-      const scalar_t* qrow = io.q + (bh * s.tq + i) * s.dk;
-      const scalar_t* dorow = io.dout + (bh * s.tq + i) * s.dv;
-      scalar_t* dqrow = io.dq + (bh * s.tq + i) * s.dk;
-      for (int64_t c = 0; c < cols; ++c) {
-        const auto g = pair_grad(io, s, prm, bh, i, j0 + c, qrow, dorow, row_lse, io.delta[bh * s.tq + i]);
-        axpy(scale * g.ds, io.k + (bh * s.tk + j0 + c) * s.dk, dqrow, s.dk);
-      }
-    }
+    const int64_t j1 = std::min(kv_end, j0 + prm.block_k), cols = j1 - j0;
+    tile_gradients(io, s, prm, bh, i0, i1, j0, j1, sc);
+    gemm(!prm.baseline_isa, false, false, rows, s.dk, cols, scale, sc.ds.data(), cols,
+         io.k + (bh * s.tk + j0) * s.dk, s.dk, scalar_t(1), io.dq + (bh * s.tq + i0) * s.dk, s.dk);
   }
 }
 
@@ -246,20 +292,20 @@ void backward_impl(const BackwardIo<scalar_t>& io, const Shape& s, const Params&
   if (prm.backward == Params::Backward::Auto) per_head = s.bh >= 2 * at::get_num_threads();
   if (per_head) {
     at::parallel_for(0, s.bh, 1, [&](int64_t begin, int64_t end) {
-      std::vector<scalar_t> dk_tile(prm.block_k * s.dk), dv_tile(prm.block_k * s.dv);
+      Scratch<scalar_t> sc(s, prm);
       for (int64_t bh = begin; bh < end; ++bh)
-        for (int64_t j = 0; j < nkb; ++j)
-          key_tile_backward(io, s, prm, bh, j * prm.block_k, true, dk_tile, dv_tile);
+        for (int64_t j = 0; j < nkb; ++j) key_tile_backward(io, s, prm, bh, j * prm.block_k, true, sc);
     });
     return;
   }
   at::parallel_for(0, s.bh * nkb, 1, [&](int64_t begin, int64_t end) {
-    std::vector<scalar_t> dk_tile(prm.block_k * s.dk), dv_tile(prm.block_k * s.dv);
+    Scratch<scalar_t> sc(s, prm);
     for (int64_t t = begin; t < end; ++t)
-      key_tile_backward(io, s, prm, t / nkb, (t % nkb) * prm.block_k, false, dk_tile, dv_tile);
+      key_tile_backward(io, s, prm, t / nkb, (t % nkb) * prm.block_k, false, sc);
   });
   at::parallel_for(0, s.bh * nqb, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) query_block_dq(io, s, prm, t / nqb, (t % nqb) * prm.block_q);
+    Scratch<scalar_t> sc(s, prm);
+    for (int64_t t = begin; t < end; ++t) query_block_dq(io, s, prm, t / nqb, (t % nqb) * prm.block_q, sc);
   });
 }
 

@@ -69,7 +69,8 @@ const lab::PluginDescriptor* descriptor() {
          "CPU backward schedule: per_head (one task per batch*head, dQ in place), split (tasks per key "
          "block, then per query block for dQ), auto (per_head when batch*heads >= 2*threads)"},
         {"cpu_isa", lab::Value::of("auto"),
-         "CPU instruction set: auto (AVX2+FMA kernels where the processor has them) or baseline"},
+         "CPU path: auto (BLAS tile products, AVX2+FMA softmax where the processor has it) or baseline "
+         "(portable loops only, a reference for checks)"},
     };
     p.validate = validate;
     p.make_kernel = make;
