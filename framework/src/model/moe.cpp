@@ -1,5 +1,7 @@
 #include "model/moe.hpp"
 
+#include "model/fused_ops.hpp"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -8,9 +10,10 @@ namespace lab {
 
 namespace {
 
-torch::Tensor swiglu(const torch::Tensor& x, const torch::Tensor& gate, const torch::Tensor& up,
-                     const torch::Tensor& down) {
-  return (torch::silu(x.matmul(gate.t())) * x.matmul(up.t())).matmul(down.t());
+// gate_up = [gate; up] stacked along the output dim: one GEMM for both projections (forward, and
+// one each for the weight and input gradients), then the fused SwiGLU product.
+torch::Tensor swiglu(const torch::Tensor& x, const torch::Tensor& gate_up, const torch::Tensor& down) {
+  return fused_swiglu(x.matmul(gate_up.t())).matmul(down.t());
 }
 
 // Tokens per expert, their coefficient of variation (0: perfect balance) and the mean entropy of the
@@ -70,7 +73,8 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x, ForwardState& state, cons
   Routing routing = router_->route_batch(flat, seq_len, state);
   if (routing.aux_loss.defined()) state.add_loss("balance", routing.aux_loss);
   auto out = routed(flat, routing, state, stat_prefix);
-  if (shared_w_gate.defined()) out = out + swiglu(flat, shared_w_gate, shared_w_up, shared_w_down);
+  if (shared_w_gate.defined())
+    out = out + swiglu(flat, torch::cat({shared_w_gate, shared_w_up}, 0), shared_w_down);
   return out.reshape(shape);
 }
 
@@ -100,15 +104,17 @@ torch::Tensor MoEImpl::routed(const torch::Tensor& flat, const Routing& routing,
 
   // unbind, not w[e]: indexing each expert would make backward materialise a full-size zero gradient
   // per expert (quadratic in the expert count); unbind's backward stacks the slices once.
-  auto gates = w_gate.unbind(0), ups = w_up.unbind(0), downs = w_down.unbind(0);
+  auto gate_ups = torch::cat({w_gate, w_up}, 1).unbind(0), downs = w_down.unbind(0);
   std::vector<torch::Tensor> outputs;
   outputs.reserve(n_experts);
   const int64_t* count = kept_cpu.data_ptr<int64_t>();
-  int64_t start = 0;
+  // split, not narrow: narrow's backward would write each expert's gradient into a zero tensor the
+  // size of the whole batch and add those up (quadratic in the expert count); split's concatenates.
+  const std::vector<int64_t> sizes(count, count + n_experts);
+  auto batches = gathered.split_with_sizes(sizes, 0);
   for (int64_t e = 0; e < n_experts; ++e) {
     if (count[e] == 0) continue;
-    outputs.push_back(swiglu(gathered.narrow(0, start, count[e]), gates[e], ups[e], downs[e]));
-    start += count[e];
+    outputs.push_back(swiglu(batches[e], gate_ups[e], downs[e]));
   }
   auto combined = torch::zeros_like(flat);
   if (!outputs.empty()) {

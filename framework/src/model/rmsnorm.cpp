@@ -1,5 +1,7 @@
 #include <lab/rmsnorm.hpp>
 
+#include "model/fused_ops.hpp"
+
 #include <torch/torch.h>
 
 namespace lab {
@@ -10,10 +12,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   // Statistics in at least fp32 (bf16/fp16 are promoted; double stays double for gradient checks).
-  const auto acc = torch::promote_types(x.scalar_type(), torch::kFloat32);
-  auto xa = x.to(acc);
-  auto normed = xa * torch::rsqrt(xa.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return (normed * weight.to(acc)).to(x.scalar_type());
+  return fused_rms_norm(x, weight, eps);
 }
 
 }  // namespace lab
