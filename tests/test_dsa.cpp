@@ -125,6 +125,27 @@ TEST(Dsa, NoQueryEverSelectsALaterKey) {
   EXPECT_FALSE(torch::allclose(out.narrow(2, cut, t - cut), out2.narrow(2, cut, t - cut)));
 }
 
+TEST(Dsa, SelectionHoldsTheHighestIndexerScores) {
+  // Blocks that do not divide T, more keys than top_k for most rows, and ties at 0 (ReLU) included.
+  torch::manual_seed(5);
+  const int64_t t = 45, top_k = 9;
+  auto dsa = make_dsa({{"top_k", Value::of(top_k)}, {"select_block", Value::of(int64_t{7})}});
+  Inputs in = random_inputs(2, 2, t, 8, 8);
+  auto seen = dsa->inspect(in.x, in.q, in.k, args_with_scale(0.3));
+  auto scores = seen.at("scores"), selected = seen.at("selected");
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < t; ++i) {
+      auto row = scores[b][i].narrow(0, 0, i + 1);
+      auto picked = selected[b][i].masked_select(selected[b][i].ge(0));
+      ASSERT_EQ(picked.numel(), std::min(top_k, i + 1)) << "query " << i;
+      auto kept = torch::zeros({i + 1}, torch::kBool).index_fill_(0, picked, true);
+      if (kept.all().item<bool>()) continue;
+      EXPECT_GE(row.masked_select(kept).min().item<double>(),
+                row.masked_select(kept.logical_not()).max().item<double>())
+          << "query " << i << " left out a key that scores higher than one it kept";
+    }
+}
+
 TEST(Dsa, IndexerScoreMatchesANaiveLoop) {
   torch::manual_seed(3);
   const int64_t heads = 3, dim = 6, rope = 4, d_model = 10, t = 7;

@@ -2,8 +2,14 @@
 
 #include <lab/reference_attention.hpp>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <numeric>
+#include <vector>
 
 namespace dsa {
 
@@ -84,8 +90,81 @@ torch::Tensor index_scores(const IndexerHeads& h) {
   return score_block(h, 0, t, s).masked_fill(future(0, t, s, s - t, h.q.device()), kNegInf);
 }
 
+namespace {
+
+// Queries per parallel task of the CPU selection: their per-head products ([rows·HI, S]) stay in cache.
+constexpr int64_t kSelectRows = 8;
+
+// The top `width` of score[0, visible), ties to the earlier key, written ascending: the width-th
+// largest value is found with nth_element on a copy, then one ascending scan keeps what beats it.
+template <typename T>
+void top_keys(const T* score, int64_t visible, int64_t width, std::vector<T>& scratch, int64_t* out) {
+  scratch.assign(score, score + visible);
+  std::nth_element(scratch.begin(), scratch.begin() + (width - 1), scratch.end(), std::greater<T>());
+  const T threshold = scratch[width - 1];
+  int64_t above = 0;
+  for (int64_t s = 0; s < visible; ++s) above += score[s] > threshold;
+  int64_t ties = width - above, n = 0;
+  for (int64_t s = 0; s < visible && n < width; ++s) {
+    if (score[s] > threshold || (score[s] == threshold && ties-- > 0)) out[n++] = s;
+  }
+}
+
+// Rows [t0, t1) of one batch element: every head's q·k from one matrix product, heads combined per
+// row as Σ_j w_j·ReLU(q_j·k), causal keys only, then the row's top keys after the -1 padding.
+template <typename T>
+void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int64_t t0, int64_t t1,
+                 int64_t offset, int64_t width, int64_t* out) {
+  const int64_t heads = q.size(1), s_len = k.size(0), rows = t1 - t0;
+  const int64_t keys = std::clamp<int64_t>(t1 + offset, 0, s_len);  // the last row's horizon
+  torch::Tensor r;
+  if (keys > 0)
+    r = torch::mm(q.narrow(0, t0, rows).reshape({rows * heads, q.size(2)}), k.narrow(0, 0, keys).t());
+  const T* rp = keys > 0 ? r.data_ptr<T>() : nullptr;
+  std::vector<T> score(static_cast<size_t>(keys)), scratch;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t t = t0 + i, visible = std::clamp<int64_t>(t + offset + 1, 0, keys);
+    int64_t* row_out = out + t * width;
+    const int64_t pad = std::max<int64_t>(0, width - visible);
+    std::fill(row_out, row_out + pad, int64_t{-1});
+    if (visible <= width) {
+      std::iota(row_out + pad, row_out + width, int64_t{0});
+      continue;
+    }
+    std::fill(score.begin(), score.begin() + visible, T(0));
+    for (int64_t j = 0; j < heads; ++j) {
+      const T wj = w[t * heads + j];
+      const T* rj = rp + (i * heads + j) * keys;
+      for (int64_t s = 0; s < visible; ++s) score[s] += wj * std::max(rj[s], T(0));
+    }
+    top_keys(score.data(), visible, width, scratch, row_out);
+  }
+}
+
+torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width) {
+  const int64_t batch = h.q.size(0), t = h.q.size(1), s = h.k.size(1), offset = s - t;
+  auto out = torch::empty({batch, t, width}, torch::TensorOptions().dtype(torch::kLong));
+  // Detached: the products below run on worker threads, where the caller's no-grad guard does not reach.
+  auto q = h.q.detach().contiguous(), k = h.k.detach().contiguous(), w = h.w.detach().contiguous();
+  const int64_t runs = (t + kSelectRows - 1) / kSelectRows;
+  AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "dsa_select_keys", [&] {
+    at::parallel_for(0, batch * runs, 1, [&](int64_t begin, int64_t end) {
+      torch::NoGradGuard no_grad;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t b = task / runs, t0 = (task % runs) * kSelectRows, t1 = std::min(t, t0 + kSelectRows);
+        select_rows(q[b], k[b], w[b].data_ptr<scalar_t>(), t0, t1, offset, width,
+                    out.data_ptr<int64_t>() + b * t * width);
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
 torch::Tensor select_keys(const IndexerHeads& h, int64_t top_k, int64_t block) {
   torch::NoGradGuard no_grad;
+  if (h.q.device().is_cpu()) return select_keys_cpu(h, std::min(top_k, h.k.size(1)));
   const int64_t t = h.q.size(1), s = h.k.size(1), offset = s - t;
   const int64_t width = std::min(top_k, s);
   std::vector<torch::Tensor> parts;
