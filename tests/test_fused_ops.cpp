@@ -69,3 +69,29 @@ TEST(FusedOps, ExtremeGatesSaturateWithoutNaN) {
   EXPECT_TRUE(torch::isfinite(g.grad()).all().item<bool>());
   EXPECT_LT(max_diff(h, torch::silu(g.detach())), 1e-5);
 }
+
+TEST(FusedOps, RotaryMatchesTheCompositeFormInBothLayoutsAndHasExactGradients) {
+  for (bool interleaved : {true, false}) {
+    torch::manual_seed(interleaved ? 7 : 8);
+    const int64_t t = 11, dim = 6;
+    auto angles = torch::rand({t, dim / 2}) * 6.0;
+    auto cos = angles.cos(), sin = angles.sin();
+    auto x = torch::randn({2, 3, t, dim});
+    // The composite form: pairs rotated by hand.
+    auto idx_a = interleaved ? torch::arange(0, dim, 2) : torch::arange(0, dim / 2);
+    auto idx_b = interleaved ? torch::arange(1, dim, 2) : torch::arange(dim / 2, dim);
+    auto a = x.index_select(-1, idx_a), b = x.index_select(-1, idx_b);
+    auto expected = torch::zeros_like(x);
+    expected.index_copy_(-1, idx_a, a * cos - b * sin);
+    expected.index_copy_(-1, idx_b, a * sin + b * cos);
+    EXPECT_LT(max_diff(lab::fused_rotary(x, cos, sin, interleaved), expected), 1e-6) << interleaved;
+    // Non-contiguous input (a transposed view) gives the same result.
+    auto xt = x.transpose(1, 2).contiguous().transpose(1, 2);
+    EXPECT_LT(max_diff(lab::fused_rotary(xt, cos, sin, interleaved), expected), 1e-6) << interleaved;
+    const auto c64 = cos.to(torch::kFloat64), s64 = sin.to(torch::kFloat64);
+    const double err = lab::test::max_gradient_error(
+        [&](const std::vector<torch::Tensor>& in) { return lab::fused_rotary(in[0], c64, s64, interleaved); },
+        {torch::randn({2, t, dim})});
+    EXPECT_LT(err, 1e-7) << interleaved;
+  }
+}

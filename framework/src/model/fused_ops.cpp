@@ -230,7 +230,85 @@ class SwigluFunction : public torch::autograd::Function<SwigluFunction> {
   }
 };
 
+// ---- Rotary embedding ----------------------------------------------------------------------------
+
+// Rotates every (a, b) pair of each row by the row's angles: sign +1 forward, -1 for the transpose
+// (the backward of a rotation is the rotation by the opposite angle).
+template <typename T>
+void rotate_rows(const T* x, const T* cos, const T* sin, T* out, int64_t rows, int64_t t_len, int64_t dim,
+                 bool interleaved, T sign) {
+  const int64_t half = dim / 2;
+  at::parallel_for(0, rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* c = cos + (r % t_len) * half;
+      const T* s = sin + (r % t_len) * half;
+      const T* xr = x + r * dim;
+      T* o = out + r * dim;
+      const int64_t step = interleaved ? 2 : 1, second = interleaved ? 1 : half;
+      for (int64_t i = 0; i < half; ++i) {
+        const T a = xr[i * step], b = xr[i * step + second], si = sign * s[i];
+        o[i * step] = a * c[i] - b * si;
+        o[i * step + second] = a * si + b * c[i];
+      }
+    }
+  });
+}
+
+torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                     bool interleaved, double sign) {
+  auto xc = x.contiguous();
+  auto out = torch::empty_like(xc);
+  const int64_t dim = xc.size(-1), t_len = xc.size(-2), rows = xc.numel() / dim;
+  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "lab_rotary", [&] {
+    rotate_rows(xc.data_ptr<scalar_t>(), cos.data_ptr<scalar_t>(), sin.data_ptr<scalar_t>(),
+                out.data_ptr<scalar_t>(), rows, t_len, dim, interleaved, static_cast<scalar_t>(sign));
+  });
+  return out;
+}
+
+class RotaryFunction : public torch::autograd::Function<RotaryFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& cos,
+                               const torch::Tensor& sin, bool interleaved) {
+    auto c = cos.contiguous(), s = sin.contiguous();
+    ctx->save_for_backward({c, s});
+    ctx->saved_data["interleaved"] = interleaved;
+    return rotate(x, c, s, interleaved, 1.0);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const bool interleaved = ctx->saved_data["interleaved"].toBool();
+    return {rotate(grads[0], saved[0], saved[1], interleaved, -1.0), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+torch::Tensor composite_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                               bool interleaved) {
+  const int64_t dim = x.size(-1);
+  if (interleaved) {
+    auto shape = x.sizes().vec();
+    shape.back() = dim / 2;
+    shape.push_back(2);
+    auto pairs = x.reshape(shape);
+    auto a = pairs.select(-1, 0), b = pairs.select(-1, 1);
+    return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2);
+  }
+  auto a = x.narrow(-1, 0, dim / 2), b = x.narrow(-1, dim / 2, dim / 2);
+  return torch::cat({a * cos - b * sin, b * cos + a * sin}, -1);
+}
+
 }  // namespace
+
+torch::Tensor fused_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                           bool interleaved) {
+  const bool constant_tables = !cos.requires_grad() && !sin.requires_grad();
+  if (cpu_kernel(x) && constant_tables && cos.scalar_type() == x.scalar_type() &&
+      sin.scalar_type() == x.scalar_type() && x.numel() > 0 && cos.dim() == 2 && cos.size(0) == x.size(-2))
+    return RotaryFunction::apply(x, cos, sin, interleaved);
+  return composite_rotary(x, cos, sin, interleaved);
+}
 
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   if (cpu_kernel(x) && weight.scalar_type() == x.scalar_type() && weight.device().is_cpu() && x.numel() > 0)

@@ -1,5 +1,7 @@
 #include <lab/rotary.hpp>
 
+#include "model/fused_ops.hpp"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -37,19 +39,7 @@ torch::Tensor Rotary::apply(const torch::Tensor& x, int64_t offset) const {
   const auto acc = torch::promote_types(x.scalar_type(), torch::kFloat32);
   auto cos = cos_all.narrow(0, offset, t).to(acc);
   auto sin = sin_all.narrow(0, offset, t).to(acc);
-  auto x32 = x.to(acc);
-  torch::Tensor out;
-  if (layout_ == RopeLayout::Interleaved) {
-    auto shape = x32.sizes().vec();
-    shape.back() = dim_ / 2;
-    shape.push_back(2);
-    auto pairs = x32.reshape(shape);
-    auto a = pairs.select(-1, 0), b = pairs.select(-1, 1);
-    out = torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2);
-  } else {
-    auto a = x32.narrow(-1, 0, dim_ / 2), b = x32.narrow(-1, dim_ / 2, dim_ / 2);
-    out = torch::cat({a * cos - b * sin, b * cos + a * sin}, -1);
-  }
+  auto out = fused_rotary(x.to(acc), cos, sin, layout_ == RopeLayout::Interleaved);
   return out.to(x.scalar_type());
 }
 
