@@ -146,6 +146,32 @@ TEST(Dsa, SelectionHoldsTheHighestIndexerScores) {
     }
 }
 
+TEST(Dsa, SparseStageIndexerLossIsTheKlOverTheSelectedKeys) {
+  // The loss reuses the scores the selection computed; rebuild it from inspect's full score matrix.
+  torch::manual_seed(6);
+  auto dsa = make_dsa({{"top_k", Value::of(int64_t{6})}, {"select_block", Value::of(int64_t{5})}});
+  dsa->train();
+  auto dense = test::registry().require(Slot::Kernel, "math").make_kernel(Options());
+  Inputs in = random_inputs(2, 3, 19, 8, 4);
+  ForwardState state;
+  state.training = true;
+  dsa->attend(in.x, in.q, in.k, in.v, args_with_scale(0.3), *dense, state);
+  const double loss = state.aux_losses.at("dsa/layer0/indexer_kl").item<double>();
+
+  auto seen = dsa->inspect(in.x, in.q, in.k, args_with_scale(0.3));
+  auto idx = seen.at("selected"), support = idx.ge(0);
+  auto scores = seen.at("scores").to(torch::kFloat64).gather(2, idx.clamp_min(0));
+  auto p = seen.at("weights")
+               .to(torch::kFloat64)
+               .gather(2, idx.clamp_min(0))
+               .masked_fill(support.logical_not(), 0);
+  auto log_q = torch::log_softmax(scores.masked_fill(support.logical_not(), -INFINITY), -1)
+                   .masked_fill(support.logical_not(), 0);
+  const double expected = (torch::xlogy(p, p) - p * log_q).sum(-1).mean().item<double>();
+  EXPECT_NEAR(loss, expected, 1e-5);
+  EXPECT_GT(expected, 0.0);
+}
+
 TEST(Dsa, IndexerScoreMatchesANaiveLoop) {
   torch::manual_seed(3);
   const int64_t heads = 3, dim = 6, rope = 4, d_model = 10, t = 7;

@@ -5,10 +5,14 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 namespace dsa {
@@ -95,13 +99,43 @@ namespace {
 // Queries per parallel task of the CPU selection: their per-head products ([rows·HI, S]) stay in cache.
 constexpr int64_t kSelectRows = 8;
 
-// The top `width` of score[0, visible), ties to the earlier key, written ascending: the width-th
-// largest value is found with nth_element on a copy, then one ascending scan keeps what beats it.
+// The width-th largest of score[0, visible). Floats: a histogram of the top 11 bits of an
+// order-preserving integer image finds the bucket that holds it, then nth_element runs on that
+// bucket's members only (branch-free passes instead of a full selection with unpredictable branches).
+template <typename T>
+T kth_largest(const T* score, int64_t visible, int64_t width, std::vector<T>& scratch) {
+  if constexpr (std::is_same_v<T, float>) {
+    constexpr int kBits = 11, kShift = 32 - kBits;
+    auto ordered = [](float v) {
+      uint32_t u;
+      std::memcpy(&u, &v, sizeof u);
+      return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    };
+    std::array<int64_t, size_t{1} << kBits> count{};
+    for (int64_t s = 0; s < visible; ++s) ++count[ordered(score[s]) >> kShift];
+    int64_t bucket = static_cast<int64_t>(count.size()) - 1, above = 0;
+    while (above + count[bucket] < width) above += count[bucket--];
+    scratch.resize(static_cast<size_t>(count[bucket]) + 1);  // +1: the last unconditional write
+    int64_t n = 0;
+    for (int64_t s = 0; s < visible; ++s) {
+      scratch[n] = score[s];  // written always, kept when in the bucket: no branch to mispredict
+      n += static_cast<int64_t>(ordered(score[s]) >> kShift) == bucket;
+    }
+    const int64_t need = width - above;  // 1 <= need <= bucket size
+    std::nth_element(scratch.begin(), scratch.begin() + (need - 1), scratch.begin() + n, std::greater<T>());
+    return scratch[need - 1];
+  } else {
+    scratch.assign(score, score + visible);
+    std::nth_element(scratch.begin(), scratch.begin() + (width - 1), scratch.end(), std::greater<T>());
+    return scratch[width - 1];
+  }
+}
+
+// The top `width` of score[0, visible), ties to the earlier key, written ascending: one scan keeps what
+// beats the width-th largest value, and as many of its ties as fit.
 template <typename T>
 void top_keys(const T* score, int64_t visible, int64_t width, std::vector<T>& scratch, int64_t* out) {
-  scratch.assign(score, score + visible);
-  std::nth_element(scratch.begin(), scratch.begin() + (width - 1), scratch.end(), std::greater<T>());
-  const T threshold = scratch[width - 1];
+  const T threshold = kth_largest(score, visible, width, scratch);
   int64_t above = 0;
   for (int64_t s = 0; s < visible; ++s) above += score[s] > threshold;
   int64_t ties = width - above, n = 0;
@@ -111,10 +145,11 @@ void top_keys(const T* score, int64_t visible, int64_t width, std::vector<T>& sc
 }
 
 // Rows [t0, t1) of one batch element: every head's q·k from one matrix product, heads combined per
-// row as Σ_j w_j·ReLU(q_j·k), causal keys only, then the row's top keys after the -1 padding.
+// row as Σ_j w_j·ReLU(q_j·k), causal keys only, then the row's top keys after the -1 padding; with
+// `picked`, also the selected keys' scores (0 for padding).
 template <typename T>
 void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int64_t t0, int64_t t1,
-                 int64_t offset, int64_t width, int64_t* out) {
+                 int64_t offset, int64_t width, int64_t* out, T* picked) {
   const int64_t heads = q.size(1), s_len = k.size(0), rows = t1 - t0;
   const int64_t keys = std::clamp<int64_t>(t1 + offset, 0, s_len);  // the last row's horizon
   torch::Tensor r;
@@ -127,23 +162,24 @@ void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int
     int64_t* row_out = out + t * width;
     const int64_t pad = std::max<int64_t>(0, width - visible);
     std::fill(row_out, row_out + pad, int64_t{-1});
-    if (visible <= width) {
-      std::iota(row_out + pad, row_out + width, int64_t{0});
-      continue;
-    }
+    if (visible <= width) std::iota(row_out + pad, row_out + width, int64_t{0});
+    if (visible <= width && !picked) continue;
     std::fill(score.begin(), score.begin() + visible, T(0));
     for (int64_t j = 0; j < heads; ++j) {
       const T wj = w[t * heads + j];
       const T* rj = rp + (i * heads + j) * keys;
       for (int64_t s = 0; s < visible; ++s) score[s] += wj * std::max(rj[s], T(0));
     }
-    top_keys(score.data(), visible, width, scratch, row_out);
+    if (visible > width) top_keys(score.data(), visible, width, scratch, row_out);
+    if (picked)
+      for (int64_t n = 0; n < width; ++n) picked[t * width + n] = row_out[n] < 0 ? T(0) : score[row_out[n]];
   }
 }
 
-torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width) {
+torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, torch::Tensor* scores) {
   const int64_t batch = h.q.size(0), t = h.q.size(1), s = h.k.size(1), offset = s - t;
   auto out = torch::empty({batch, t, width}, torch::TensorOptions().dtype(torch::kLong));
+  if (scores) *scores = torch::empty({batch, t, width}, h.q.options().requires_grad(false));
   // Detached: the products below run on worker threads, where the caller's no-grad guard does not reach.
   auto q = h.q.detach().contiguous(), k = h.k.detach().contiguous(), w = h.w.detach().contiguous();
   const int64_t runs = (t + kSelectRows - 1) / kSelectRows;
@@ -153,7 +189,8 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width) {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / runs, t0 = (task % runs) * kSelectRows, t1 = std::min(t, t0 + kSelectRows);
         select_rows(q[b], k[b], w[b].data_ptr<scalar_t>(), t0, t1, offset, width,
-                    out.data_ptr<int64_t>() + b * t * width);
+                    out.data_ptr<int64_t>() + b * t * width,
+                    scores ? scores->data_ptr<scalar_t>() + b * t * width : nullptr);
       }
     });
   });
@@ -162,9 +199,10 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width) {
 
 }  // namespace
 
-torch::Tensor select_keys(const IndexerHeads& h, int64_t top_k, int64_t block) {
+torch::Tensor select_keys(const IndexerHeads& h, int64_t top_k, int64_t block, torch::Tensor* scores) {
   torch::NoGradGuard no_grad;
-  if (h.q.device().is_cpu()) return select_keys_cpu(h, std::min(top_k, h.k.size(1)));
+  if (h.q.device().is_cpu()) return select_keys_cpu(h, std::min(top_k, h.k.size(1)), scores);
+  if (scores) *scores = torch::Tensor();
   const int64_t t = h.q.size(1), s = h.k.size(1), offset = s - t;
   const int64_t width = std::min(top_k, s);
   std::vector<torch::Tensor> parts;

@@ -35,7 +35,10 @@ torch::Tensor head_scores(const IndexerHeads& heads);
 torch::Tensor index_scores(const IndexerHeads& heads);
 // The top_k causal keys of every query, ascending, -1 where a query has fewer than top_k keys:
 // [B, T, min(top_k, S)] int64. Scores are computed `block` queries at a time with the top-k taken on
-// the fly, so no [B, T, S] tensor is held. No gradient.
-torch::Tensor select_keys(const IndexerHeads& heads, int64_t top_k, int64_t block = 256);
+// the fly, so no [B, T, S] tensor is held. No gradient. With `scores` (CPU), also the selected keys'
+// indexer scores [B, T, K] (0 for padding), as selected_scores computes them; elsewhere it is left
+// undefined.
+torch::Tensor select_keys(const IndexerHeads& heads, int64_t top_k, int64_t block = 256,
+                          torch::Tensor* scores = nullptr);
 
 }  // namespace dsa

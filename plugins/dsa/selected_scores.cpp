@@ -35,7 +35,9 @@ Dims dims_of(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor
 class SelectedScores : public torch::autograd::Function<SelectedScores> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& w, const torch::Tensor& idx) {
+                               const torch::Tensor& w, const torch::Tensor& idx, const torch::Tensor& known) {
+    ctx->save_for_backward({q, k, w, idx});
+    if (known.defined()) return known.clone();
     const Dims n = dims_of(q, k, idx);
     auto out = torch::zeros({n.batch, n.t, n.k}, q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "dsa_selected_scores", [&] {
@@ -60,7 +62,6 @@ class SelectedScores : public torch::autograd::Function<SelectedScores> {
         }
       });
     });
-    ctx->save_for_backward({q, k, w, idx});
     return out;
   }
 
@@ -108,18 +109,19 @@ class SelectedScores : public torch::autograd::Function<SelectedScores> {
         }
       });
     });
-    return {gq, gk_parts.sum(0), gw, torch::Tensor()};
+    return {gq, gk_parts.sum(0), gw, torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor selected_scores(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& w,
-                              const torch::Tensor& idx) {
+                              const torch::Tensor& idx, const torch::Tensor& known) {
   if (q.device().is_cpu()) {
     const auto acc = torch::promote_types(q.scalar_type(), torch::kFloat32);
+    const bool reuse = known.defined() && known.scalar_type() == acc;
     return SelectedScores::apply(q.to(acc).contiguous(), k.to(acc).contiguous(), w.to(acc).contiguous(),
-                                 idx.to(torch::kInt64).contiguous());
+                                 idx.to(torch::kInt64).contiguous(), reuse ? known : torch::Tensor());
   }
   // Other devices: gather the selected keys (memory B·T·K·dI).
   const int64_t b = idx.size(0), t = idx.size(1), n = idx.size(2);
