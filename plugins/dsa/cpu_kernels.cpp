@@ -1,5 +1,7 @@
 #include "cpu_kernels.hpp"
 
+#include "vector_ops.hpp"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -7,132 +9,115 @@
 #include <limits>
 #include <vector>
 
-// The float loops are built for several instruction sets, chosen by CPU feature at load time, so one binary
-// is fast on AVX-512 and AVX2 machines and still runs on any x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DSA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define DSA_INLINE __attribute__((always_inline)) inline
-#else
-#define DSA_CLONES
-#define DSA_INLINE inline
-#endif
-
 namespace dsa::cpu {
 
 namespace {
-
-// Sixteen independent partial sums let the compiler vectorise without reordering a single sum.
-template <typename T>
-DSA_INLINE T dot(const T* __restrict a, const T* __restrict b, int64_t n) {
-  T acc[16] = {};
-  int64_t d = 0;
-  for (; d + 16 <= n; d += 16)
-    for (int i = 0; i < 16; ++i) acc[i] += a[d + i] * b[d + i];
-  T sum = 0;
-  for (int i = 0; i < 16; ++i) sum += acc[i];
-  for (; d < n; ++d) sum += a[d] * b[d];
-  return sum;
-}
-
-template <typename T>
-DSA_INLINE void axpy(T* __restrict y, T alpha, const T* __restrict x, int64_t n) {
-  for (int64_t d = 0; d < n; ++d) y[d] += alpha * x[d];
-}
 
 struct Shape {
   int64_t heads, t, s, k, dqk, dv;
 };
 
-// One (batch, head): every query attends to its selected keys; probs keep the softmax for backward.
+// Keys per block: a block's rows of k, v and their gradients (4 · 512 · 64 floats = 512 KiB for
+// D = 64) stay in a core's L2 cache while every query's selected keys in that block are visited.
+constexpr int64_t kKeyBlock = 512;
+
+// Visits, key block by key block, every (query t, slot j) whose selected key idx[t][j] lies in the
+// block, calling visit(t, j, s). Selections are ascending with the -1 padding first (visited with
+// s = -1 in the first block), so a cursor per query walks each row once in all.
+template <typename Visit>
+DSA_INLINE void for_each_selected_by_key_block(const int64_t* idx, const Shape& n,
+                                               std::vector<int64_t>& cursor, Visit&& visit) {
+  cursor.assign(static_cast<size_t>(n.t), 0);
+  for (int64_t r1 = std::min(n.s, kKeyBlock);; r1 = std::min(n.s, r1 + kKeyBlock)) {
+    for (int64_t t = 0; t < n.t; ++t) {
+      const int64_t* ir = idx + t * n.k;
+      int64_t j = cursor[t];
+      for (; j < n.k && ir[j] < r1; ++j) visit(t, j, ir[j]);
+      cursor[t] = j;
+    }
+    if (r1 >= n.s) break;
+  }
+}
+
+// One (batch, head): scores of every selected pair (key-blocked), a softmax per query, then the
+// weighted values (key-blocked again). probs keeps the softmax for backward.
 template <typename T>
 DSA_INLINE void forward_task(const T* q, const T* k, const T* v, const int64_t* idx, T scale, const Shape& n,
-                             T* out, T* probs) {
+                             T* out, T* probs, std::vector<int64_t>& cursor) {
   const T neg_inf = -std::numeric_limits<T>::infinity();
+  for_each_selected_by_key_block(idx, n, cursor, [&](int64_t t, int64_t j, int64_t s) {
+    probs[t * n.k + j] = s < 0 ? neg_inf : dot(q + t * n.dqk, k + s * n.dqk, n.dqk) * scale;
+  });
   for (int64_t t = 0; t < n.t; ++t) {
-    const T* qr = q + t * n.dqk;
-    const int64_t* ir = idx + t * n.k;
     T* pr = probs + t * n.k;
-    T* orow = out + t * n.dv;
     T top = neg_inf;
-    for (int64_t j = 0; j < n.k; ++j) {
-      const int64_t s = ir[j];
-      pr[j] = s < 0 ? neg_inf : dot(qr, k + s * n.dqk, n.dqk) * scale;
-      top = std::max(top, pr[j]);
-    }
-    for (int64_t d = 0; d < n.dv; ++d) orow[d] = 0;
+    for (int64_t j = 0; j < n.k; ++j) top = std::max(top, pr[j]);
     if (top == neg_inf) {  // no key at all: zero output, zero probabilities
       for (int64_t j = 0; j < n.k; ++j) pr[j] = 0;
       continue;
     }
     T sum = 0;
-    for (int64_t j = 0; j < n.k; ++j) {
-      pr[j] = ir[j] < 0 ? T(0) : std::exp(pr[j] - top);
-      sum += pr[j];
-    }
+    for (int64_t j = 0; j < n.k; ++j) sum += (pr[j] = std::exp(pr[j] - top));  // exp(-inf) = 0
     const T inv = T(1) / sum;
-    for (int64_t j = 0; j < n.k; ++j) {
-      if (ir[j] < 0) continue;
-      pr[j] *= inv;
-      axpy(orow, pr[j], v + ir[j] * n.dv, n.dv);
-    }
+    for (int64_t j = 0; j < n.k; ++j) pr[j] *= inv;
   }
+  std::fill(out, out + n.t * n.dv, T(0));
+  for_each_selected_by_key_block(idx, n, cursor, [&](int64_t t, int64_t j, int64_t s) {
+    if (s >= 0) axpy(out + t * n.dv, probs[t * n.k + j], v + s * n.dv, n.dv);
+  });
 }
 
-// Softmax backward on the selected set: ds = p·(dp − Σ p·dp); keys and values of one head are written
-// only by that head's task, so the scatter needs no locks.
+// Softmax backward on the selected set, pair by pair: ds = p·(dO·v_s − D) with D = dO·O (equal to
+// Σ p·dp), so pairs are independent and can be visited key block by key block. Keys and values of
+// one head are written only by that head's task, so the scatter needs no locks.
 template <typename T>
 DSA_INLINE void backward_task(const T* q, const T* k, const T* v, const int64_t* idx, const T* probs,
-                              const T* grad_out, T scale, const Shape& n, T* grad_q, T* grad_k, T* grad_v) {
-  std::vector<T> dp(static_cast<size_t>(n.k));
-  for (int64_t t = 0; t < n.t; ++t) {
-    const T* qr = q + t * n.dqk;
-    const int64_t* ir = idx + t * n.k;
-    const T* pr = probs + t * n.k;
+                              const T* out, const T* grad_out, T scale, const Shape& n, T* grad_q, T* grad_k,
+                              T* grad_v, std::vector<int64_t>& cursor, std::vector<T>& delta) {
+  delta.resize(static_cast<size_t>(n.t));
+  for (int64_t t = 0; t < n.t; ++t) delta[t] = dot(grad_out + t * n.dv, out + t * n.dv, n.dv);
+  for_each_selected_by_key_block(idx, n, cursor, [&](int64_t t, int64_t j, int64_t s) {
+    const T p = probs[t * n.k + j];
+    if (s < 0 || p == 0) return;
     const T* gor = grad_out + t * n.dv;
-    T* gqr = grad_q + t * n.dqk;
-    T delta = 0;
-    for (int64_t j = 0; j < n.k; ++j) {
-      dp[j] = ir[j] < 0 ? T(0) : dot(gor, v + ir[j] * n.dv, n.dv);
-      delta += pr[j] * dp[j];
-    }
-    for (int64_t j = 0; j < n.k; ++j) {
-      const int64_t s = ir[j];
-      if (s < 0 || pr[j] == 0) continue;
-      const T ds = pr[j] * (dp[j] - delta) * scale;
-      axpy(gqr, ds, k + s * n.dqk, n.dqk);
-      axpy(grad_k + s * n.dqk, ds, qr, n.dqk);
-      axpy(grad_v + s * n.dv, pr[j], gor, n.dv);
-    }
-  }
+    const T ds = p * (dot(gor, v + s * n.dv, n.dv) - delta[t]) * scale;
+    axpy(grad_q + t * n.dqk, ds, k + s * n.dqk, n.dqk);
+    axpy(grad_k + s * n.dqk, ds, q + t * n.dqk, n.dqk);
+    axpy(grad_v + s * n.dv, p, gor, n.dv);
+  });
 }
 
 DSA_CLONES void forward_task_f32(const float* q, const float* k, const float* v, const int64_t* idx,
-                                 float scale, const Shape& n, float* out, float* probs) {
-  forward_task<float>(q, k, v, idx, scale, n, out, probs);
+                                 float scale, const Shape& n, float* out, float* probs,
+                                 std::vector<int64_t>& cursor) {
+  forward_task<float>(q, k, v, idx, scale, n, out, probs, cursor);
 }
 
 DSA_CLONES void backward_task_f32(const float* q, const float* k, const float* v, const int64_t* idx,
-                                  const float* probs, const float* grad_out, float scale, const Shape& n,
-                                  float* grad_q, float* grad_k, float* grad_v) {
-  backward_task<float>(q, k, v, idx, probs, grad_out, scale, n, grad_q, grad_k, grad_v);
+                                  const float* probs, const float* out, const float* grad_out, float scale,
+                                  const Shape& n, float* grad_q, float* grad_k, float* grad_v,
+                                  std::vector<int64_t>& cursor, std::vector<float>& delta) {
+  backward_task<float>(q, k, v, idx, probs, out, grad_out, scale, n, grad_q, grad_k, grad_v, cursor, delta);
 }
 
 void forward_task_any(const float* q, const float* k, const float* v, const int64_t* idx, float scale,
-                      const Shape& n, float* out, float* probs) {
-  forward_task_f32(q, k, v, idx, scale, n, out, probs);
+                      const Shape& n, float* out, float* probs, std::vector<int64_t>& cursor) {
+  forward_task_f32(q, k, v, idx, scale, n, out, probs, cursor);
 }
 void forward_task_any(const double* q, const double* k, const double* v, const int64_t* idx, double scale,
-                      const Shape& n, double* out, double* probs) {
-  forward_task<double>(q, k, v, idx, scale, n, out, probs);
+                      const Shape& n, double* out, double* probs, std::vector<int64_t>& cursor) {
+  forward_task<double>(q, k, v, idx, scale, n, out, probs, cursor);
 }
 void backward_task_any(const float* q, const float* k, const float* v, const int64_t* idx, const float* probs,
-                       const float* grad_out, float scale, const Shape& n, float* gq, float* gk, float* gv) {
-  backward_task_f32(q, k, v, idx, probs, grad_out, scale, n, gq, gk, gv);
+                       const float* out, const float* grad_out, float scale, const Shape& n, float* gq,
+                       float* gk, float* gv, std::vector<int64_t>& cursor, std::vector<float>& delta) {
+  backward_task_f32(q, k, v, idx, probs, out, grad_out, scale, n, gq, gk, gv, cursor, delta);
 }
 void backward_task_any(const double* q, const double* k, const double* v, const int64_t* idx,
-                       const double* probs, const double* grad_out, double scale, const Shape& n, double* gq,
-                       double* gk, double* gv) {
-  backward_task<double>(q, k, v, idx, probs, grad_out, scale, n, gq, gk, gv);
+                       const double* probs, const double* out, const double* grad_out, double scale,
+                       const Shape& n, double* gq, double* gk, double* gv, std::vector<int64_t>& cursor,
+                       std::vector<double>& delta) {
+  backward_task<double>(q, k, v, idx, probs, out, grad_out, scale, n, gq, gk, gv, cursor, delta);
 }
 
 Shape shape_of(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
@@ -156,19 +141,21 @@ void forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor
     auto* op = out.data_ptr<scalar_t>();
     auto* pp = probs.data_ptr<scalar_t>();
     at::parallel_for(0, batch * n.heads, 1, [&](int64_t begin, int64_t end) {
+      std::vector<int64_t> cursor;
       for (int64_t bh = begin; bh < end; ++bh) {
         const int64_t b = bh / n.heads;
         forward_task_any(qp + bh * n.t * n.dqk, kp + bh * n.s * n.dqk, vp + bh * n.s * n.dv,
                          ip + b * n.t * n.k, static_cast<scalar_t>(scale), n, op + bh * n.t * n.dv,
-                         pp + bh * n.t * n.k);
+                         pp + bh * n.t * n.k, cursor);
       }
     });
   });
 }
 
 void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-              const torch::Tensor& idx, const torch::Tensor& probs, const torch::Tensor& grad_out,
-              double scale, torch::Tensor& grad_q, torch::Tensor& grad_k, torch::Tensor& grad_v) {
+              const torch::Tensor& idx, const torch::Tensor& probs, const torch::Tensor& out,
+              const torch::Tensor& grad_out, double scale, torch::Tensor& grad_q, torch::Tensor& grad_k,
+              torch::Tensor& grad_v) {
   const Shape n = shape_of(q, k, v, idx);
   const int64_t batch = q.size(0);
   grad_q = torch::zeros_like(q);
@@ -180,17 +167,20 @@ void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tenso
     const auto* vp = v.data_ptr<scalar_t>();
     const auto* ip = idx.data_ptr<int64_t>();
     const auto* pp = probs.data_ptr<scalar_t>();
+    const auto* op = out.data_ptr<scalar_t>();
     const auto* gp = grad_out.data_ptr<scalar_t>();
     auto* gq = grad_q.data_ptr<scalar_t>();
     auto* gk = grad_k.data_ptr<scalar_t>();
     auto* gv = grad_v.data_ptr<scalar_t>();
     at::parallel_for(0, batch * n.heads, 1, [&](int64_t begin, int64_t end) {
+      std::vector<int64_t> cursor;
+      std::vector<scalar_t> delta;
       for (int64_t bh = begin; bh < end; ++bh) {
         const int64_t b = bh / n.heads;
         backward_task_any(qp + bh * n.t * n.dqk, kp + bh * n.s * n.dqk, vp + bh * n.s * n.dv,
-                          ip + b * n.t * n.k, pp + bh * n.t * n.k, gp + bh * n.t * n.dv,
+                          ip + b * n.t * n.k, pp + bh * n.t * n.k, op + bh * n.t * n.dv, gp + bh * n.t * n.dv,
                           static_cast<scalar_t>(scale), n, gq + bh * n.t * n.dqk, gk + bh * n.s * n.dqk,
-                          gv + bh * n.s * n.dv);
+                          gv + bh * n.s * n.dv, cursor, delta);
       }
     });
   });

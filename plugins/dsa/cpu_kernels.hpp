@@ -1,4 +1,5 @@
-// Fused CPU loops of the sparse attention: one (batch, head) pair per task, selection shared by heads.
+// Fused CPU loops of the sparse attention: one (batch, head) pair per task, selection shared by heads,
+// pairs visited key block by key block so the block's keys and values stay in cache.
 #pragma once
 
 #include <torch/types.h>
@@ -9,9 +10,10 @@ namespace dsa::cpu {
 void forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& idx,
              double scale, torch::Tensor& out, torch::Tensor& probs);
 
-// Gradients of q, k, v given the saved probs and the output gradient.
+// Gradients of q, k, v given the saved probs, the forward's output and the output gradient.
 void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-              const torch::Tensor& idx, const torch::Tensor& probs, const torch::Tensor& grad_out,
-              double scale, torch::Tensor& grad_q, torch::Tensor& grad_k, torch::Tensor& grad_v);
+              const torch::Tensor& idx, const torch::Tensor& probs, const torch::Tensor& out,
+              const torch::Tensor& grad_out, double scale, torch::Tensor& grad_q, torch::Tensor& grad_k,
+              torch::Tensor& grad_v);
 
 }  // namespace dsa::cpu

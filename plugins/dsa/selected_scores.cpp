@@ -1,5 +1,7 @@
 #include "selected_scores.hpp"
 
+#include "vector_ops.hpp"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -12,24 +14,71 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-template <typename T>
-inline T dot(const T* a, const T* b, int64_t n) {
-  T acc[8] = {};
-  int64_t d = 0;
-  for (; d + 8 <= n; d += 8)
-    for (int i = 0; i < 8; ++i) acc[i] += a[d + i] * b[d + i];
-  T sum = 0;
-  for (int i = 0; i < 8; ++i) sum += acc[i];
-  for (; d < n; ++d) sum += a[d] * b[d];
-  return sum;
-}
-
 struct Dims {
   int64_t batch, t, s, heads, dim, k;
 };
 
 Dims dims_of(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& idx) {
   return Dims{q.size(0), q.size(1), k.size(1), q.size(2), q.size(3), idx.size(2)};
+}
+
+// One query: I[j] = Σ_h w_h·ReLU(q_h·k_s) for its selected keys (q [HI, dI], w [HI], k the batch's keys).
+template <typename T>
+DSA_INLINE void scores_row(const T* q, const T* w, const T* k, const int64_t* idx, const Dims& n, T* out) {
+  for (int64_t j = 0; j < n.k; ++j) {
+    const int64_t s = idx[j];
+    if (s < 0) continue;
+    const T* kr = k + s * n.dim;
+    T acc = 0;
+    for (int64_t h = 0; h < n.heads; ++h) acc += w[h] * std::max<T>(dot(q + h * n.dim, kr, n.dim), 0);
+    out[j] = acc;
+  }
+}
+
+// One query's backward: ∂w_h += g·ReLU(r_h), ∂q_h += g·w_h·1(r_h>0)·k_s, ∂k_s += g·w_h·1(r_h>0)·q_h.
+template <typename T>
+DSA_INLINE void scores_row_backward(const T* q, const T* w, const T* k, const int64_t* idx, const T* g,
+                                    const Dims& n, T* gq, T* gw, T* gk) {
+  for (int64_t j = 0; j < n.k; ++j) {
+    const int64_t s = idx[j];
+    const T gs = g[j];
+    if (s < 0 || gs == 0) continue;
+    const T* kr = k + s * n.dim;
+    T* gkr = gk + s * n.dim;
+    for (int64_t h = 0; h < n.heads; ++h) {
+      const T r = dot(q + h * n.dim, kr, n.dim);
+      if (r <= 0) continue;
+      gw[h] += gs * r;
+      const T c = gs * w[h];
+      axpy(gq + h * n.dim, c, kr, n.dim);
+      axpy(gkr, c, q + h * n.dim, n.dim);
+    }
+  }
+}
+
+DSA_CLONES void scores_row_f32(const float* q, const float* w, const float* k, const int64_t* idx,
+                               const Dims& n, float* out) {
+  scores_row<float>(q, w, k, idx, n, out);
+}
+DSA_CLONES void scores_row_backward_f32(const float* q, const float* w, const float* k, const int64_t* idx,
+                                        const float* g, const Dims& n, float* gq, float* gw, float* gk) {
+  scores_row_backward<float>(q, w, k, idx, g, n, gq, gw, gk);
+}
+void scores_row_any(const float* q, const float* w, const float* k, const int64_t* idx, const Dims& n,
+                    float* out) {
+  scores_row_f32(q, w, k, idx, n, out);
+}
+void scores_row_any(const double* q, const double* w, const double* k, const int64_t* idx, const Dims& n,
+                    double* out) {
+  scores_row<double>(q, w, k, idx, n, out);
+}
+void scores_row_backward_any(const float* q, const float* w, const float* k, const int64_t* idx,
+                             const float* g, const Dims& n, float* gq, float* gw, float* gk) {
+  scores_row_backward_f32(q, w, k, idx, g, n, gq, gw, gk);
+}
+void scores_row_backward_any(const double* q, const double* w, const double* k, const int64_t* idx,
+                             const double* g, const Dims& n, double* gq, double* gw, double* gk) {
+  scores_row_backward<double>(q, w, k, idx, g, n, gq, gw, gk);
 }
 
 class SelectedScores : public torch::autograd::Function<SelectedScores> {
@@ -47,19 +96,9 @@ class SelectedScores : public torch::autograd::Function<SelectedScores> {
       const auto* ip = idx.data_ptr<int64_t>();
       auto* op = out.data_ptr<scalar_t>();
       at::parallel_for(0, n.batch * n.t, 16, [&](int64_t begin, int64_t end) {
-        for (int64_t bt = begin; bt < end; ++bt) {
-          const int64_t b = bt / n.t;
-          for (int64_t j = 0; j < n.k; ++j) {
-            const int64_t s = ip[bt * n.k + j];
-            if (s < 0) continue;
-            const scalar_t* kr = kp + (b * n.s + s) * n.dim;
-            scalar_t acc = 0;
-            for (int64_t h = 0; h < n.heads; ++h)
-              acc += wp[bt * n.heads + h] *
-                     std::max<scalar_t>(dot(qp + (bt * n.heads + h) * n.dim, kr, n.dim), 0);
-            op[bt * n.k + j] = acc;
-          }
-        }
+        for (int64_t bt = begin; bt < end; ++bt)
+          scores_row_any(qp + bt * n.heads * n.dim, wp + bt * n.heads, kp + (bt / n.t) * n.s * n.dim,
+                         ip + bt * n.k, n, op + bt * n.k);
       });
     });
     return out;
@@ -88,24 +127,9 @@ class SelectedScores : public torch::autograd::Function<SelectedScores> {
         scalar_t* gk = gkp + at::get_thread_num() * n.batch * n.s * n.dim;
         for (int64_t bt = begin; bt < end; ++bt) {
           const int64_t b = bt / n.t;
-          for (int64_t j = 0; j < n.k; ++j) {
-            const int64_t s = ip[bt * n.k + j];
-            const scalar_t gs = gp[bt * n.k + j];
-            if (s < 0 || gs == 0) continue;
-            const scalar_t* kr = kp + (b * n.s + s) * n.dim;
-            scalar_t* gkr = gk + (b * n.s + s) * n.dim;
-            for (int64_t h = 0; h < n.heads; ++h) {
-              const int64_t qh = (bt * n.heads + h) * n.dim;
-              const scalar_t r = dot(qp + qh, kr, n.dim);
-              if (r <= 0) continue;
-              const scalar_t wh = wp[bt * n.heads + h];
-              gwp[bt * n.heads + h] += gs * r;
-              for (int64_t d = 0; d < n.dim; ++d) {
-                gqp[qh + d] += gs * wh * kr[d];
-                gkr[d] += gs * wh * qp[qh + d];
-              }
-            }
-          }
+          scores_row_backward_any(qp + bt * n.heads * n.dim, wp + bt * n.heads, kp + b * n.s * n.dim,
+                                  ip + bt * n.k, gp + bt * n.k, n, gqp + bt * n.heads * n.dim,
+                                  gwp + bt * n.heads, gk + b * n.s * n.dim);
         }
       });
     });

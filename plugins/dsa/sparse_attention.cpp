@@ -36,7 +36,7 @@ class SparseAttentionFunction : public torch::autograd::Function<SparseAttention
     else
 #endif
       cpu::forward(q, k, v, idx, scale, out, probs);
-    ctx->save_for_backward({q, k, v, idx, probs});
+    ctx->save_for_backward({q, k, v, idx, probs, out});
     ctx->saved_data["scale"] = scale;
     ctx->mark_non_differentiable({probs});
     return {out, probs};
@@ -52,7 +52,7 @@ class SparseAttentionFunction : public torch::autograd::Function<SparseAttention
       cuda::backward(saved[0], saved[1], saved[2], saved[3], saved[4], grad_out, scale, gq, gk, gv);
     else
 #endif
-      cpu::backward(saved[0], saved[1], saved[2], saved[3], saved[4], grad_out, scale, gq, gk, gv);
+      cpu::backward(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], grad_out, scale, gq, gk, gv);
     return {gq, gk, gv, torch::Tensor(), torch::Tensor()};
   }
 };
