@@ -2,9 +2,12 @@
 
 #include "vector_ops.hpp"
 
+#include <lab/simd_exp.hpp>
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -39,6 +42,63 @@ DSA_INLINE void for_each_selected_by_key_block(const int64_t* idx, const Shape& 
   }
 }
 
+// Softmax of each row of x [rows, k] in place; -inf entries (padding) get 0, all -inf rows all 0.
+template <typename T>
+void softmax_rows_scalar(T* x, int64_t rows, int64_t k) {
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  for (int64_t t = 0; t < rows; ++t) {
+    T* pr = x + t * k;
+    T top = neg_inf;
+    for (int64_t j = 0; j < k; ++j) top = std::max(top, pr[j]);
+    if (top == neg_inf) {  // no key at all: zero output, zero probabilities
+      std::fill(pr, pr + k, T(0));
+      continue;
+    }
+    T sum = 0;
+    for (int64_t j = 0; j < k; ++j) sum += (pr[j] = std::exp(pr[j] - top));  // exp(-inf) = 0
+    const T inv = T(1) / sum;
+    for (int64_t j = 0; j < k; ++j) pr[j] *= inv;
+  }
+}
+
+#ifdef LAB_HAVE_SIMD_EXP
+LAB_TARGET_AVX2 void softmax_rows_avx2(float* x, int64_t rows, int64_t k) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < rows; ++t) {
+    float* pr = x + t * k;
+    int64_t j = 0;
+    __m256 m = _mm256_set1_ps(neg_inf);
+    for (; j + 8 <= k; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(pr + j));
+    float top = lab::simd::horizontal_max(m);
+    for (; j < k; ++j) top = std::max(top, pr[j]);
+    if (top == neg_inf) {
+      std::fill(pr, pr + k, 0.0f);
+      continue;
+    }
+    const __m256 shift = _mm256_set1_ps(top);
+    __m256 acc = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= k; j += 8) {
+      const __m256 e = lab::simd::exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), shift));  // -inf -> 0
+      _mm256_storeu_ps(pr + j, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    float sum = lab::simd::horizontal_sum(acc);
+    for (; j < k; ++j) sum += (pr[j] = std::exp(pr[j] - top));
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (j = 0; j + 8 <= k; j += 8) _mm256_storeu_ps(pr + j, _mm256_mul_ps(_mm256_loadu_ps(pr + j), inv));
+    for (; j < k; ++j) pr[j] *= 1.0f / sum;
+  }
+}
+#endif
+
+void softmax_rows(float* x, int64_t rows, int64_t k) {
+#ifdef LAB_HAVE_SIMD_EXP
+  if (lab::simd::has_avx2()) return softmax_rows_avx2(x, rows, k);
+#endif
+  softmax_rows_scalar(x, rows, k);
+}
+void softmax_rows(double* x, int64_t rows, int64_t k) { softmax_rows_scalar(x, rows, k); }
+
 // One (batch, head): scores of every selected pair (key-blocked), a softmax per query, then the
 // weighted values (key-blocked again). probs keeps the softmax for backward.
 template <typename T>
@@ -48,19 +108,7 @@ DSA_INLINE void forward_task(const T* q, const T* k, const T* v, const int64_t* 
   for_each_selected_by_key_block(idx, n, cursor, [&](int64_t t, int64_t j, int64_t s) {
     probs[t * n.k + j] = s < 0 ? neg_inf : dot(q + t * n.dqk, k + s * n.dqk, n.dqk) * scale;
   });
-  for (int64_t t = 0; t < n.t; ++t) {
-    T* pr = probs + t * n.k;
-    T top = neg_inf;
-    for (int64_t j = 0; j < n.k; ++j) top = std::max(top, pr[j]);
-    if (top == neg_inf) {  // no key at all: zero output, zero probabilities
-      for (int64_t j = 0; j < n.k; ++j) pr[j] = 0;
-      continue;
-    }
-    T sum = 0;
-    for (int64_t j = 0; j < n.k; ++j) sum += (pr[j] = std::exp(pr[j] - top));  // exp(-inf) = 0
-    const T inv = T(1) / sum;
-    for (int64_t j = 0; j < n.k; ++j) pr[j] *= inv;
-  }
+  softmax_rows(probs, n.t, n.k);
   std::fill(out, out + n.t * n.dv, T(0));
   for_each_selected_by_key_block(idx, n, cursor, [&](int64_t t, int64_t j, int64_t s) {
     if (s >= 0) axpy(out + t * n.dv, probs[t * n.k + j], v + s * n.dv, n.dv);
