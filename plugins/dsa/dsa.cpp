@@ -32,12 +32,12 @@ class DeepSeekSparse : public lab::Sparse {
     const bool learn = state.training && torch::GradMode::is_enabled();
     // The indexer never moves the main model: its input is cut from the graph.
     const dsa::IndexerHeads heads = indexer_->project(x.detach());
-    torch::Tensor idx, out, probs, picked_scores;
+    torch::Tensor idx, out, probs;
+    dsa::PickedScores picked;
     {
       torch::NoGradGuard no_grad;
       // The selection computes the selected keys' scores anyway; the indexer loss reuses them.
-      idx = dsa::select_keys(heads, settings_.top_k, settings_.block,
-                             learn && !warmup_ ? &picked_scores : nullptr);
+      idx = dsa::select_keys(heads, settings_.top_k, settings_.block, learn && !warmup_ ? &picked : nullptr);
     }
     if (warmup_) {
       out = dense.attend(q, k, v, args);
@@ -46,7 +46,7 @@ class DeepSeekSparse : public lab::Sparse {
     } else {
       std::tie(out, probs) = dsa::sparse_attention(q, k, v, idx, args.scale);
       if (learn) {
-        auto scores = dsa::selected_scores(heads.q, heads.k, heads.w, idx, picked_scores);
+        auto scores = dsa::selected_scores(heads.q, heads.k, heads.w, idx, picked);
         auto p = probs.mean(1);  // head-summed, L1-normalised on the selected set
         state.add_loss(prefix_ + "indexer_kl", settings_.kl_weight * dsa::indexer_kl(p, scores, idx.ge(0)));
       }

@@ -146,10 +146,10 @@ void top_keys(const T* score, int64_t visible, int64_t width, std::vector<T>& sc
 
 // Rows [t0, t1) of one batch element: every head's q·k from one matrix product, heads combined per
 // row as Σ_j w_j·ReLU(q_j·k), causal keys only, then the row's top keys after the -1 padding; with
-// `picked`, also the selected keys' scores (0 for padding).
+// `picked`, also the selected keys' scores and, with `products`, their per-head q·k (0 for padding).
 template <typename T>
 void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int64_t t0, int64_t t1,
-                 int64_t offset, int64_t width, int64_t* out, T* picked) {
+                 int64_t offset, int64_t width, int64_t* out, T* picked, T* products) {
   const int64_t heads = q.size(1), s_len = k.size(0), rows = t1 - t0;
   const int64_t keys = std::clamp<int64_t>(t1 + offset, 0, s_len);  // the last row's horizon
   torch::Tensor r;
@@ -171,15 +171,24 @@ void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int
       for (int64_t s = 0; s < visible; ++s) score[s] += wj * std::max(rj[s], T(0));
     }
     if (visible > width) top_keys(score.data(), visible, width, scratch, row_out);
-    if (picked)
-      for (int64_t n = 0; n < width; ++n) picked[t * width + n] = row_out[n] < 0 ? T(0) : score[row_out[n]];
+    if (!picked) continue;
+    for (int64_t n = 0; n < width; ++n) {
+      const int64_t key = row_out[n];
+      picked[t * width + n] = key < 0 ? T(0) : score[key];
+      T* prod = products + (t * width + n) * heads;
+      for (int64_t j = 0; j < heads; ++j) prod[j] = key < 0 ? T(0) : rp[(i * heads + j) * keys + key];
+    }
   }
 }
 
-torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, torch::Tensor* scores) {
-  const int64_t batch = h.q.size(0), t = h.q.size(1), s = h.k.size(1), offset = s - t;
+torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, PickedScores* picked) {
+  const int64_t batch = h.q.size(0), t = h.q.size(1), s = h.k.size(1), offset = s - t, heads = h.q.size(2);
   auto out = torch::empty({batch, t, width}, torch::TensorOptions().dtype(torch::kLong));
-  if (scores) *scores = torch::empty({batch, t, width}, h.q.options().requires_grad(false));
+  if (picked) {
+    const auto options = h.q.options().requires_grad(false);
+    picked->scores = torch::empty({batch, t, width}, options);
+    picked->products = torch::empty({batch, t, width, heads}, options);
+  }
   // Detached: the products below run on worker threads, where the caller's no-grad guard does not reach.
   auto q = h.q.detach().contiguous(), k = h.k.detach().contiguous(), w = h.w.detach().contiguous();
   const int64_t runs = (t + kSelectRows - 1) / kSelectRows;
@@ -190,7 +199,8 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, torch::Tenso
         const int64_t b = task / runs, t0 = (task % runs) * kSelectRows, t1 = std::min(t, t0 + kSelectRows);
         select_rows(q[b], k[b], w[b].data_ptr<scalar_t>(), t0, t1, offset, width,
                     out.data_ptr<int64_t>() + b * t * width,
-                    scores ? scores->data_ptr<scalar_t>() + b * t * width : nullptr);
+                    picked ? picked->scores.data_ptr<scalar_t>() + b * t * width : nullptr,
+                    picked ? picked->products.data_ptr<scalar_t>() + b * t * width * heads : nullptr);
       }
     });
   });
@@ -199,10 +209,10 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, torch::Tenso
 
 }  // namespace
 
-torch::Tensor select_keys(const IndexerHeads& h, int64_t top_k, int64_t block, torch::Tensor* scores) {
+torch::Tensor select_keys(const IndexerHeads& h, int64_t top_k, int64_t block, PickedScores* picked) {
   torch::NoGradGuard no_grad;
-  if (h.q.device().is_cpu()) return select_keys_cpu(h, std::min(top_k, h.k.size(1)), scores);
-  if (scores) *scores = torch::Tensor();
+  if (h.q.device().is_cpu()) return select_keys_cpu(h, std::min(top_k, h.k.size(1)), picked);
+  if (picked) *picked = PickedScores{};
   const int64_t t = h.q.size(1), s = h.k.size(1), offset = s - t;
   const int64_t width = std::min(top_k, s);
   std::vector<torch::Tensor> parts;

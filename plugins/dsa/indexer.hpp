@@ -35,10 +35,13 @@ torch::Tensor head_scores(const IndexerHeads& heads);
 torch::Tensor index_scores(const IndexerHeads& heads);
 // The top_k causal keys of every query, ascending, -1 where a query has fewer than top_k keys:
 // [B, T, min(top_k, S)] int64. Scores are computed `block` queries at a time with the top-k taken on
-// the fly, so no [B, T, S] tensor is held. No gradient. With `scores` (CPU), also the selected keys'
-// indexer scores [B, T, K] (0 for padding), as selected_scores computes them; elsewhere it is left
-// undefined.
+// the fly, so no [B, T, S] tensor is held. No gradient. With `picked` (CPU), also what the selection
+// computed about the selected keys, for selected_scores to reuse; elsewhere it is left empty.
+struct PickedScores {
+  torch::Tensor scores;    // [B, T, K]: I[t, s] of each selected key, 0 for padding
+  torch::Tensor products;  // [B, T, K, HI]: q_h·k_s before the ReLU, 0 for padding
+};
 torch::Tensor select_keys(const IndexerHeads& heads, int64_t top_k, int64_t block = 256,
-                          torch::Tensor* scores = nullptr);
+                          PickedScores* picked = nullptr);
 
 }  // namespace dsa
