@@ -1,5 +1,7 @@
 #include "train/adamw.hpp"
 
+#include "train/fused_adamw.hpp"
+
 #include <torch/serialize.h>
 
 #include <tuple>
@@ -55,8 +57,8 @@ AdamWOptimizer::AdamWOptimizer(const OptimizerSettings& settings, double lr,
 }
 
 void AdamWOptimizer::step() {
-  // torch's AdamW skips parameters whose gradient is undefined.
-  if (adamw_) adamw_->step();
+  // Both skip parameters whose gradient is undefined; the fused pass covers CPU fp32 training.
+  if (adamw_ && !fused_adamw_step(*adamw_)) adamw_->step();
 }
 
 void AdamWOptimizer::zero_grad() { clear_gradients(parameters_); }
