@@ -172,6 +172,27 @@ TEST(Dsa, SparseStageIndexerLossIsTheKlOverTheSelectedKeys) {
   EXPECT_GT(expected, 0.0);
 }
 
+TEST(Dsa, NaNIndexerInputStillGivesACausalWellFormedSelection) {
+  torch::manual_seed(7);
+  const int64_t t = 30, top_k = 5;
+  auto dsa = make_dsa({{"top_k", Value::of(top_k)}});
+  Inputs in = random_inputs(1, 2, t, 8, 8);
+  in.x.narrow(1, 10, 5).fill_(NAN);
+  auto selected = dsa->inspect(in.x, in.q, in.k, args_with_scale(0.3)).at("selected");
+  auto acc = selected.accessor<int64_t, 3>();
+  for (int64_t i = 0; i < t; ++i) {
+    int64_t previous = -1;
+    for (int64_t j = 0; j < top_k; ++j) {
+      const int64_t s = acc[0][i][j];
+      ASSERT_GE(s, -1);
+      if (s < 0) continue;
+      EXPECT_LE(s, i) << "query " << i;
+      EXPECT_GT(s, previous) << "query " << i;
+      previous = s;
+    }
+  }
+}
+
 TEST(Dsa, IndexerScoreMatchesANaiveLoop) {
   torch::manual_seed(3);
   const int64_t heads = 3, dim = 6, rope = 4, d_model = 10, t = 7;

@@ -142,6 +142,11 @@ void top_keys(const T* score, int64_t visible, int64_t width, std::vector<T>& sc
   for (int64_t s = 0; s < visible && n < width; ++s) {
     if (score[s] > threshold || (score[s] == threshold && ties-- > 0)) out[n++] = s;
   }
+  // NaN scores compare false: keep the row well-formed (padding first) rather than leave slots unset.
+  if (n < width) {
+    std::copy_backward(out, out + n, out + width);
+    std::fill(out, out + (width - n), int64_t{-1});
+  }
 }
 
 // Rows [t0, t1) of one batch element: every head's q·k from one matrix product, heads combined per
@@ -170,6 +175,9 @@ void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int
       const T* rj = rp + (i * heads + j) * keys;
       for (int64_t s = 0; s < visible; ++s) score[s] += wj * std::max(rj[s], T(0));
     }
+    // A diverged indexer (NaN) must still give a well-formed selection: NaN ranks lowest.
+    for (int64_t s = 0; s < visible; ++s)
+      if (std::isnan(score[s])) score[s] = -std::numeric_limits<T>::infinity();
     if (visible > width) top_keys(score.data(), visible, width, scratch, row_out);
     if (!picked) continue;
     for (int64_t n = 0; n < width; ++n) {
