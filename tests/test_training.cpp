@@ -141,6 +141,23 @@ TEST(Training, AFrozenGroupDoesNotMoveDuringItsStage) {
   EXPECT_GT(moved_attention, 0);
 }
 
+TEST(Training, AStageWithNothingToTrainIsSkippedAndLaterStagesKeepTheirSteps) {
+  // exp4's classic variant: the indexer warm-up stage has no indexer to train.
+  fs::path root = test::temp_dir("empty-stage");
+  Config c = test::make_config(
+      plus(tiny_run(root, "nosparse"),
+           {"sparse.plugin=none", "train.stages.0.steps=3", "train.stages.0.groups=[\"sparse\"]",
+            "train.stages.0.mode=\"warmup\"", "train.stages.1.steps=4", "eval.every=1"}));
+  RunResult r = train(c, quiet());
+  ASSERT_TRUE(r.finished);
+  std::vector<int64_t> steps;
+  for (const auto& line : read_json_lines(r.run_dir / "metrics.jsonl"))
+    if (line.contains("step")) steps.push_back(line.at("step").get<int64_t>());
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.front(), 4);  // the second stage starts after the first one's 3 steps
+  EXPECT_EQ(steps.back(), 7);
+}
+
 TEST(Split, ByDocumentDisjointCompleteAndIndependentOfRunSeed) {
   std::vector<Document> docs;
   for (int n = 0; n < 50; ++n) docs.push_back({"doc" + std::to_string(n), "text " + std::to_string(n)});

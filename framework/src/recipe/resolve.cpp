@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iostream>
 
 namespace lab {
 
@@ -130,7 +131,15 @@ class Resolver {
 
   void check_entries() {
     std::vector<std::string> known = known_keys();
+    // With sparse.plugin = "none" (a sweep's dense variant, or --set), the section's other keys
+    // belong to a plugin that is not there: they are ignored, and the warning names them.
+    const bool sparse_off = config_.sparse.plugin == "none";
+    std::vector<std::string> ignored;
     for (const auto& [key, entry] : recipe_.entries()) {
+      if (sparse_off && key.rfind("sparse.", 0) == 0 && key != "sparse.plugin") {
+        ignored.push_back(key + " (" + entry.where.str() + ")");
+        continue;
+      }
       if (key.rfind("sweep.", 0) == 0) {
         if (entry.value.type != ValueType::List) problem(key, "sweep values must be an array");
         continue;
@@ -146,6 +155,11 @@ class Resolver {
         continue;
       }
       check_type(key, entry.value, spec->second.def);
+    }
+    if (!ignored.empty()) {
+      std::string list;
+      for (const auto& item : ignored) list += (list.empty() ? "" : ", ") + item;
+      std::cerr << "lab: warning: sparse.plugin is \"none\", so these keys are ignored: " << list << "\n";
     }
     // Lists declare no element type in the schema; seeds must be integers.
     if (const Entry* e = recipe_.find("seeds"))

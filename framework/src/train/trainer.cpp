@@ -89,6 +89,18 @@ void apply_stage(LanguageModel& model, const StageConfig& stage) {
   model->set_sparse_mode(stage.mode);
 }
 
+bool any_trainable(LanguageModel& model) {
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) return true;
+  return false;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 }  // namespace
 
 torch::Device pick_device(const std::string& wanted) {
@@ -212,6 +224,14 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     if (cursor.index != current_stage) {
       current_stage = cursor.index;
       apply_stage(model, stage);
+      if (!any_trainable(model)) {
+        // E.g. an indexer warm-up in a sweep variant without a sparse plugin: nothing to train, so
+        // the stage is passed over and later stages keep their step numbers.
+        progress.line("stage " + stage.name + ": no parameter of groups [" + join(stage.groups) +
+                      "] in this model; its " + std::to_string(stage.steps) + " steps are skipped");
+        state.step = std::min(tc.steps, cursor.start + stage.steps);
+        continue;
+      }
       progress.line("stage " + stage.name + ": " + std::to_string(stage.steps) + " steps, lr " +
                     std::to_string(stage.lr));
     }
