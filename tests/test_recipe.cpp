@@ -142,6 +142,19 @@ TEST(RecipeErrors, BadOverridesAndStageKeys) {
   EXPECT_THROW(Recipe::empty().set("no_equals_sign"), InputError);
 }
 
+TEST(RecipeErrors, AStageModeTheSparsePluginDoesNotKnowIsARecipeError) {
+  const std::string message =
+      error_of("base.toml", {"sparse.plugin=dsa", "train.stages.0.steps=2", "train.stages.1.steps=2",
+                             "train.stages.1.mode=\"sparce\""});
+  EXPECT_NE(message.find("train.stages.1.mode: the dsa sparse plugin has no mode 'sparce'"),
+            std::string::npos)
+      << message;
+  // Known modes pass, and without a sparse plugin a mode has nothing to reach.
+  EXPECT_NO_THROW(
+      test::make_config({"sparse.plugin=dsa", "train.stages.0.steps=2", "train.stages.0.mode=\"warmup\""}));
+  EXPECT_NO_THROW(test::make_config({"train.stages.0.steps=2", "train.stages.0.mode=\"warmup\""}));
+}
+
 TEST(RecipeErrors, IntegerLiteralIsAcceptedForFloatKeysButNotTheReverse) {
   EXPECT_EQ(error_of("base.toml", {"train.lr=1"}), "");
   EXPECT_NE(error_of("base.toml", {"train.steps=10.5"}).find("expected integer, found float"),

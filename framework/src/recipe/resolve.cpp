@@ -5,6 +5,7 @@
 #include "util/edit_distance.hpp"
 
 #include <lab/error.hpp>
+#include <lab/sparse.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -394,6 +395,29 @@ class Resolver {
         // Plugins name their own keys, or a core key written "section.key".
         bool qualified = specs_.count(p.key) != 0 && p.key.find('.') != std::string::npos;
         problem(qualified ? p.key : choice.section + "." + p.key, p.message);
+      }
+    }
+    check_stage_modes();
+  }
+
+  // A stage's mode is handed to the sparse plugin when the stage starts; ask a throwaway instance
+  // now, so a misspelt mode is a recipe error before any run folder exists, not a failure after the
+  // stages before it have trained. Without a sparse plugin modes have nothing to reach.
+  void check_stage_modes() {
+    const SlotChoice& sparse = config_.sparse;
+    if (!sparse.descriptor || !sparse.descriptor->make_sparse || !problems_.empty()) return;
+    SparsePtr probe;
+    for (size_t n = 0; n < config_.train.stages.size(); ++n) {
+      const std::string& mode = config_.train.stages[n].mode;
+      if (mode.empty()) continue;
+      try {
+        if (!probe) probe = sparse.descriptor->make_sparse(sparse.options, config_.dims);
+        probe->set_mode(mode);
+      } catch (const std::exception& e) {
+        std::string message = e.what();
+        const std::string prefix = "train.stages.mode: ";  // the plugin's own key name, replaced by ours
+        if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
+        problem("train.stages." + std::to_string(n) + ".mode", message);
       }
     }
   }
