@@ -57,12 +57,27 @@ TEST(MoEBench, JsonFiguresAreConsistent) {
   EXPECT_LE(phase.at("forward").get<double>() + phase.at("backward").get<double>() +
                 phase.at("optimizer").get<double>(),
             j.at("step_s_mean").get<double>() * 1.0001);
+  // Components: every part timed both ways (the router forward only), and together within the phases.
+  const auto& parts = j.at("components_ms");
+  double forward_parts = 0, backward_parts = 0;
+  for (const char* name : {"attention", "moe", "head", "loss"}) {
+    ASSERT_TRUE(parts.contains(name)) << name;
+    EXPECT_GT(parts.at(name).at("forward").get<double>(), 0) << name;
+    EXPECT_GT(parts.at(name).at("backward").get<double>(), 0) << name;
+    forward_parts += parts.at(name).at("forward").get<double>();
+    backward_parts += parts.at(name).at("backward").get<double>();
+  }
+  EXPECT_GT(parts.at("router").at("forward").get<double>(), 0);
+  EXPECT_LT(parts.at("router").at("forward").get<double>(), parts.at("moe").at("forward").get<double>());
+  EXPECT_LE(forward_parts, phase.at("forward").get<double>() * 1e3 * 1.0001);
+  EXPECT_LE(backward_parts, phase.at("backward").get<double>() * 1e3 * 1.0001);
 }
 
 TEST(MoEBench, TablePrintsTokensPerSecondAndMfu) {
   Outcome o = run_lab("bench " + kTinyBench);
   ASSERT_EQ(o.code, 0) << o.output;
-  for (const char* field : {"tokens/s", "model FLOPs/token", "GEMM peak", "MFU", "step profile"})
+  for (const char* field : {"tokens/s", "model FLOPs/token", "GEMM peak", "MFU", "step profile",
+                            "forward by part", "backward by part"})
     EXPECT_NE(o.output.find(field), std::string::npos) << field;
 }
 

@@ -1,5 +1,7 @@
 #include "model/model.hpp"
 
+#include "model/component_clock.hpp"
+
 #include "recipe/config.hpp"
 
 #include <lab/error.hpp>
@@ -51,9 +53,21 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, ForwardState& state, co
                                  const Rope& rope, const KernelArgs& kernel_args, double dropout,
                                  int64_t layer) {
   BlockAttend ctx(kernel, rope, sparse_.get(), kernel_args, state, layer);
-  auto h = x + torch::dropout(attention_->forward(attn_norm_(x), ctx), dropout, is_training());
+  torch::Tensor a;
+  {
+    ComponentClock::Scope timing(clock_, "attention");
+    a = attention_->forward(attn_norm_(clock_ ? clock_->enter(x, "attention") : x), ctx);
+    if (clock_) a = clock_->leave(a, "attention");
+  }
+  auto h = x + torch::dropout(a, dropout, is_training());
   std::string prefix = "moe.layer" + std::to_string(layer) + ".";
-  return h + torch::dropout(moe_->forward(moe_norm_(h), state, prefix), dropout, is_training());
+  torch::Tensor m;
+  {
+    ComponentClock::Scope timing(clock_, "moe");
+    m = moe_->forward(moe_norm_(clock_ ? clock_->enter(h, "moe") : h), state, prefix);
+    if (clock_) m = clock_->leave(m, "moe");
+  }
+  return h + torch::dropout(m, dropout, is_training());
 }
 
 LanguageModelImpl::LanguageModelImpl(const Config& config) {
@@ -104,14 +118,28 @@ void LanguageModelImpl::initialize(double std) {
 
 torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens, ForwardState& state) {
   state.training = is_training();
-  auto x = torch::dropout(embed_(tokens), dropout_, is_training());
+  torch::Tensor x;
+  {
+    ComponentClock::Scope timing(clock_, "embedding");
+    x = torch::dropout(embed_(tokens), dropout_, is_training());
+  }
   KernelArgs args = kernel_args_;
   args.training = is_training();
   for (size_t layer = 0; layer < block_list_.size(); ++layer)
     x = block_list_[layer]->forward(x, state, *kernel_, *rope_, args, dropout_, static_cast<int64_t>(layer));
-  x = final_norm_(x);
+  ComponentClock::Scope timing(clock_, "head");
+  x = final_norm_(clock_ ? clock_->enter(x, "head") : x);
   // Tied LM head: logits against the embedding matrix.
-  return torch::matmul(x, embed_->weight.t());
+  auto logits = torch::matmul(x, embed_->weight.t());
+  return clock_ ? clock_->leave(logits, "head") : logits;
+}
+
+void LanguageModelImpl::set_component_clock(ComponentClock* clock) {
+  clock_ = clock;
+  for (auto& block : block_list_) {
+    block->set_component_clock(clock);
+    block->moe()->set_component_clock(clock);
+  }
 }
 
 void LanguageModelImpl::set_sparse_mode(const std::string& mode) {

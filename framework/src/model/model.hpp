@@ -18,6 +18,7 @@
 namespace lab {
 
 struct Config;
+class ComponentClock;
 
 class BlockImpl : public torch::nn::Module {
  public:
@@ -26,8 +27,10 @@ class BlockImpl : public torch::nn::Module {
                         const KernelArgs& kernel_args, double dropout, int64_t layer);
   Sparse* sparse() { return sparse_.get(); }
   MoE& moe() { return moe_; }
+  void set_component_clock(ComponentClock* clock) { clock_ = clock; }
 
  private:
+  ComponentClock* clock_ = nullptr;
   RMSNorm attn_norm_{nullptr}, moe_norm_{nullptr};
   AttentionPtr attention_;
   SparsePtr sparse_;
@@ -45,8 +48,12 @@ class LanguageModelImpl : public torch::nn::Module {
   void initialize(double std);
   void set_sparse_mode(const std::string& mode);
   void after_step();  // router updates that are not gradients
+  // Times embedding, attention, MoE (router apart) and head, forward and backward, into `clock`
+  // (nullptr: off). For lab bench on CPU.
+  void set_component_clock(ComponentClock* clock);
 
  private:
+  ComponentClock* clock_ = nullptr;
   torch::nn::Embedding embed_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
   RMSNorm final_norm_{nullptr};

@@ -1,5 +1,6 @@
 #include "model/moe.hpp"
 
+#include "model/component_clock.hpp"
 #include "model/fused_ops.hpp"
 
 #include <torch/torch.h>
@@ -70,7 +71,11 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x, ForwardState& state, cons
   const int64_t d = shape.back();
   const int64_t seq_len = x.dim() >= 3 ? shape[shape.size() - 2] : 0;
   auto flat = x.reshape({-1, d});
-  Routing routing = router_->route_batch(flat, seq_len, state);
+  Routing routing;
+  {
+    ComponentClock::Scope timing(clock_, "router");
+    routing = router_->route_batch(flat, seq_len, state);
+  }
   if (routing.aux_loss.defined()) state.add_loss("balance", routing.aux_loss);
   auto out = routed(flat, routing, state, stat_prefix);
   if (shared_w_gate.defined())

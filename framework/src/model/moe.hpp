@@ -8,6 +8,8 @@
 
 namespace lab {
 
+class ComponentClock;
+
 struct MoEOptions {
   int64_t d_model = 0;
   int64_t d_ff = 0;            // hidden size of one expert
@@ -27,6 +29,7 @@ class MoEImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, ForwardState& state, const std::string& stat_prefix);
   Router& router() { return *router_; }
   const MoEOptions& options() const { return options_; }
+  void set_component_clock(ComponentClock* clock) { clock_ = clock; }
 
   // Stacked expert weights: expert e is (w_gate[e], w_up[e], w_down[e]).
   torch::Tensor w_gate, w_up, w_down;  // [E, d_ff, d], [E, d_ff, d], [E, d, d_ff]
@@ -39,6 +42,7 @@ class MoEImpl : public torch::nn::Module {
 
   MoEOptions options_;
   RouterPtr router_;
+  ComponentClock* clock_ = nullptr;  // times the router's share of the forward
 };
 TORCH_MODULE(MoE);
 

@@ -2,6 +2,7 @@
 
 #include "data/batches.hpp"
 #include "data/corpus.hpp"
+#include "model/component_clock.hpp"
 #include "model/flops.hpp"
 #include "model/model.hpp"
 #include "train/cross_entropy.hpp"
@@ -155,6 +156,9 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
   r.peak_gflops = measure_gemm_peak(device, r.peak_size, options.bf16 && device.is_cuda());
 
   PhaseSeconds total;
+  // Host clocks time components only where operations are synchronous.
+  ComponentClock clock;
+  const bool time_components = device.is_cpu();
   double timed_seconds = 0;
   r.step_seconds_min = 1e300;
   const int64_t traced = options.trace_file.empty() ? 0 : 1;
@@ -164,6 +168,8 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
     std::optional<torch::autograd::profiler::RecordProfile> trace;
     if (!timed && step >= options.warmup_steps) trace.emplace(options.trace_file);
     PhaseSeconds phase;
+    ComponentClock* step_clock = timed && time_components ? &clock : nullptr;
+    model->set_component_clock(step_clock);
     sync(device);
     const auto step_start = Clock::now();
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
@@ -178,12 +184,15 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
         Bf16Autocast autocast(device, options.bf16);
         ForwardState state;
         auto logits = model->forward(inputs, state);
+        ComponentClock::Scope timing(step_clock, "loss");
+        if (step_clock) logits = step_clock->enter(logits, "loss");
         loss = training_cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
                                       targets.reshape({-1}));
         for (const auto& [name, aux] : state.aux_losses) loss = loss + aux;
       }
       sync(device);
       auto t2 = Clock::now();
+      if (step_clock) step_clock->open_backward("loss");
       (loss / static_cast<double>(tc.accum_steps)).backward();
       sync(device);
       auto t3 = Clock::now();
@@ -209,7 +218,10 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
     total.backward += phase.backward;
     total.optimizer += phase.optimizer;
   }
+  model->set_component_clock(nullptr);
   const double n = static_cast<double>(options.steps);
+  for (const auto& [name, span] : clock.spans())
+    r.components[name] = ComponentTimes{span.forward_ms / n, span.backward_ms / n};
   r.step_seconds_mean = timed_seconds / n;
   r.phases = {total.data / n, total.forward / n, total.backward / n, total.optimizer / n};
   const double tokens_per_step = static_cast<double>(tc.batch_size * tc.accum_steps * config.dims.seq_len);

@@ -4,6 +4,7 @@
 
 #include "recipe/config.hpp"
 
+#include <map>
 #include <string>
 
 namespace lab {
@@ -21,6 +22,10 @@ struct PhaseSeconds {
   double data = 0, forward = 0, backward = 0, optimizer = 0;
 };
 
+struct ComponentTimes {
+  double forward_ms = 0, backward_ms = 0;
+};
+
 struct BenchmarkResult {
   std::string device;
   int threads = 0;
@@ -36,6 +41,9 @@ struct BenchmarkResult {
   double mfu = 0;       // attained / peak
   PhaseSeconds phases;  // mean per step
   int64_t parameters = 0, active_parameters = 0;
+  // Mean ms per step of each model component, forward and backward (CPU only; empty on CUDA):
+  // embedding, attention, moe (router: its forward share), head (final norm + tied LM head), loss.
+  std::map<std::string, ComponentTimes> components;
 };
 
 // Measures the GEMM peak in GFLOP/s with square n×n products on `device` (best of a few repeats).
