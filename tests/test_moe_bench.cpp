@@ -81,6 +81,15 @@ TEST(MoEBench, TablePrintsTokensPerSecondAndMfu) {
     EXPECT_NE(o.output.find(field), std::string::npos) << field;
 }
 
+TEST(MoEBench, Bf16AutocastRunsOnCpu) {
+  // The experts' bf16 outputs are summed back into the fp32 residual stream.
+  Outcome o = run_lab("bench " + kTinyBench + " --precision bf16 --json", false);
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto j = nlohmann::json::parse(o.output);
+  EXPECT_EQ(j.at("precision"), "bf16");
+  EXPECT_GT(j.at("tokens_per_s").get<double>(), 0);
+}
+
 TEST(MoEBench, BadFlagsExitTwo) {
   EXPECT_EQ(run_lab("bench " + kTinyBench + " --data bogus").code, 2);
   EXPECT_EQ(run_lab("bench " + kTinyBench + " --precision fp8").code, 2);

@@ -126,7 +126,8 @@ torch::Tensor MoEImpl::routed(const torch::Tensor& flat, const Routing& routing,
     auto expert_out = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 0);
     auto weights =
         routing.weights.reshape({-1}).index_select(0, order).unsqueeze(1).to(expert_out.scalar_type());
-    combined = combined.index_add(0, token_of, expert_out * weights);
+    // Under bf16 autocast the experts return bf16; the sum over a token's experts stays in flat's type.
+    combined = combined.index_add(0, token_of, (expert_out * weights).to(combined.scalar_type()));
   }
 
   if (!stat_prefix.empty()) {
