@@ -60,7 +60,7 @@ TEST(MoEBench, JsonFiguresAreConsistent) {
   // Components: every part timed both ways (the router forward only), and together within the phases.
   const auto& parts = j.at("components_ms");
   double forward_parts = 0, backward_parts = 0;
-  for (const char* name : {"attention", "moe", "head", "loss"}) {
+  for (const char* name : {"attention", "moe", "head"}) {  // CPU fp32: the loss is fused into the head
     ASSERT_TRUE(parts.contains(name)) << name;
     EXPECT_GT(parts.at(name).at("forward").get<double>(), 0) << name;
     EXPECT_GT(parts.at(name).at("backward").get<double>(), 0) << name;

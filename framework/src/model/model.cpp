@@ -117,6 +117,14 @@ void LanguageModelImpl::initialize(double std) {
 }
 
 torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens, ForwardState& state) {
+  auto x = forward_hidden(tokens, state);
+  ComponentClock::Scope timing(clock_, "head");
+  // Tied LM head: logits against the embedding matrix.
+  auto logits = torch::matmul(x, embed_->weight.t());
+  return clock_ ? clock_->leave(logits, "head") : logits;
+}
+
+torch::Tensor LanguageModelImpl::forward_hidden(const torch::Tensor& tokens, ForwardState& state) {
   state.training = is_training();
   torch::Tensor x;
   {
@@ -128,10 +136,7 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens, ForwardSta
   for (size_t layer = 0; layer < block_list_.size(); ++layer)
     x = block_list_[layer]->forward(x, state, *kernel_, *rope_, args, dropout_, static_cast<int64_t>(layer));
   ComponentClock::Scope timing(clock_, "head");
-  x = final_norm_(clock_ ? clock_->enter(x, "head") : x);
-  // Tied LM head: logits against the embedding matrix.
-  auto logits = torch::matmul(x, embed_->weight.t());
-  return clock_ ? clock_->leave(logits, "head") : logits;
+  return final_norm_(clock_ ? clock_->enter(x, "head") : x);
 }
 
 void LanguageModelImpl::set_component_clock(ComponentClock* clock) {

@@ -44,6 +44,9 @@ class LanguageModelImpl : public torch::nn::Module {
   explicit LanguageModelImpl(const Config& config);
   // tokens [B, T] int64 -> logits [B, T, vocab].
   torch::Tensor forward(const torch::Tensor& tokens, ForwardState& state);
+  // tokens -> the final norm's output [B, T, d], which the tied head multiplies with head_weight().
+  torch::Tensor forward_hidden(const torch::Tensor& tokens, ForwardState& state);
+  const torch::Tensor& head_weight() const { return embed_->weight; }
   // Normal(0, init_std) for matrices, zeros for biases, ones for norm weights; call after seeding.
   void initialize(double std);
   void set_sparse_mode(const std::string& mode);

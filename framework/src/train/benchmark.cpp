@@ -5,8 +5,8 @@
 #include "model/component_clock.hpp"
 #include "model/flops.hpp"
 #include "model/model.hpp"
-#include "train/cross_entropy.hpp"
 #include "train/trainer.hpp"
+#include "train/training_loss.hpp"
 
 #include <lab/error.hpp>
 
@@ -180,19 +180,18 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
       sync(device);
       auto t1 = Clock::now();
       torch::Tensor loss;
+      std::string first_backward;
       {
         Bf16Autocast autocast(device, options.bf16);
         ForwardState state;
-        auto logits = model->forward(inputs, state);
-        ComponentClock::Scope timing(step_clock, "loss");
-        if (step_clock) logits = step_clock->enter(logits, "loss");
-        loss = training_cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
-                                      targets.reshape({-1}));
+        TrainingLoss lm = training_loss(model, inputs, targets, state, step_clock);
+        loss = lm.value;
+        first_backward = lm.backward_starts;
         for (const auto& [name, aux] : state.aux_losses) loss = loss + aux;
       }
       sync(device);
       auto t2 = Clock::now();
-      if (step_clock) step_clock->open_backward("loss");
+      if (step_clock) step_clock->open_backward(first_backward);
       (loss / static_cast<double>(tc.accum_steps)).backward();
       sync(device);
       auto t3 = Clock::now();

@@ -8,9 +8,9 @@
 #include "run/plots.hpp"
 #include "run/summary.hpp"
 #include "train/checkpoint.hpp"
-#include "train/cross_entropy.hpp"
 #include "train/progress.hpp"
 #include "train/schedule.hpp"
+#include "train/training_loss.hpp"
 #include "util/hash.hpp"
 #include "util/system.hpp"
 
@@ -246,9 +246,7 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
       Batch batch =
           training_batch(corpus.train_tokens, config.dims.seq_len, tc.batch_size, tc.seed, state.step, micro);
       ForwardState fs_state;
-      auto logits = model->forward(batch.inputs.to(device), fs_state);
-      auto ce = training_cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
-                                       batch.targets.to(device).reshape({-1}));
+      auto ce = training_loss(model, batch.inputs.to(device), batch.targets.to(device), fs_state).value;
       auto loss = ce;
       for (const auto& [name, aux] : fs_state.aux_losses) {
         loss = loss + aux;
