@@ -144,9 +144,9 @@ void forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& idx,
-              const torch::Tensor& probs, const torch::Tensor& grad_out, double scale, torch::Tensor& grad_q,
-              torch::Tensor& grad_k, torch::Tensor& grad_v) {
+void backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+              const torch::Tensor& idx, const torch::Tensor& probs, const torch::Tensor& grad_out,
+              double scale, torch::Tensor& grad_q, torch::Tensor& grad_k, torch::Tensor& grad_v) {
   const int64_t b = q.size(0), h = q.size(1), t = q.size(2), s = k.size(2), n = idx.size(2);
   grad_q = torch::zeros_like(q);
   grad_k = torch::zeros_like(k);
