@@ -1,9 +1,6 @@
 // Attention kernels forward and forward+backward across lengths, as `lab profile` measures them:
 // math (explicit scores), sdpa (LibTorch fused, or explicit on LibTorch < 2.1) and flash2.
-#include "registry/registry.hpp"
-#include "util/system.hpp"
-
-#include <lab_build_config.hpp>
+#include "bench_support.hpp"
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -12,14 +9,7 @@
 
 namespace {
 
-lab::PluginRegistry& registry() {
-  static lab::PluginRegistry* reg = [] {
-    auto* r = new lab::PluginRegistry();
-    r->load_directories(lab::plugin_search_path({std::string(LAB_BUILD_DIR) + "/plugins"}, {}));
-    return r;
-  }();
-  return *reg;
-}
+using lab::bench::registry;
 
 // Causal, batch 1, 8 heads; state.range(0) = length, range(1) = q/k head dim, range(2) = v head dim.
 void run(benchmark::State& state, const std::string& kernel_name, bool with_backward) {
@@ -68,11 +58,4 @@ BENCHMARK_CAPTURE(forward_backward, math, std::string("math"))->Apply(shapes);
 BENCHMARK_CAPTURE(forward_backward, sdpa, std::string("sdpa"))->Apply(shapes);
 BENCHMARK_CAPTURE(forward_backward, flash2, std::string("flash2"))->Apply(shapes);
 
-int main(int argc, char** argv) {
-  at::set_num_threads(lab::default_thread_count());  // Debian's LibTorch would use one thread
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return lab::bench::run(argc, argv); }

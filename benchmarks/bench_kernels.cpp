@@ -1,23 +1,13 @@
 // Attention kernels (forward + backward) and the MoE layer, on CPU, at a few sequence lengths.
+#include "bench_support.hpp"
 #include "model/moe.hpp"
-#include "registry/registry.hpp"
-#include "util/system.hpp"
-
-#include <lab_build_config.hpp>
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 namespace {
 
-lab::PluginRegistry& registry() {
-  static lab::PluginRegistry* reg = [] {
-    auto* r = new lab::PluginRegistry();
-    r->load_directories(lab::plugin_search_path({std::string(LAB_BUILD_DIR) + "/plugins"}, {}));
-    return r;
-  }();
-  return *reg;
-}
+using lab::bench::registry;
 
 void attention(benchmark::State& state, const std::string& kernel_name) {
   const auto& plugin = registry().require(lab::Slot::Kernel, kernel_name);
@@ -73,11 +63,4 @@ BENCHMARK_CAPTURE(attention, sdpa, std::string("sdpa"))
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(moe)->Arg(8)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond);
 
-int main(int argc, char** argv) {
-  at::set_num_threads(lab::default_thread_count());  // Debian's LibTorch would use one thread
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return lab::bench::run(argc, argv); }

@@ -1,10 +1,7 @@
 // DeepSeek Sparse Attention against dense attention, forward + backward on CPU: B=1, H=8, D=64,
 // k=256, the indexer (4 heads of 64) and its KL loss included. `graph_MB` is the heap the autograd
 // graph holds after the forward pass (what grows with T² for dense and with T·k for sparse).
-#include "registry/registry.hpp"
-#include "util/system.hpp"
-
-#include <lab_build_config.hpp>
+#include "bench_support.hpp"
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
@@ -14,14 +11,7 @@ namespace {
 
 constexpr int64_t kHeads = 8, kDim = 64, kTopK = 256;
 
-lab::PluginRegistry& registry() {
-  static lab::PluginRegistry* reg = [] {
-    auto* r = new lab::PluginRegistry();
-    r->load_directories(lab::plugin_search_path({std::string(LAB_BUILD_DIR) + "/plugins"}, {}));
-    return r;
-  }();
-  return *reg;
-}
+using lab::bench::registry;
 
 // Heap bytes in use, small blocks and mmapped ones alike.
 double heap_mb() {
@@ -92,11 +82,4 @@ void dsa(benchmark::State& state) {
 BENCHMARK(dense)->Arg(1024)->Arg(2048)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(dsa)->Arg(1024)->Arg(2048)->Arg(4096)->Arg(8192)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-int main(int argc, char** argv) {
-  at::set_num_threads(lab::default_thread_count());  // Debian's LibTorch would use one thread
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return lab::bench::run(argc, argv); }
