@@ -3,9 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -33,12 +30,8 @@ TEST(Flash2Cuda, KernelSourcesCompileWithNvcc) {
   const fs::path object = lab::test::temp_dir("nvcc") / "flash2_kernels.o";
   const std::string command =
       nvcc + " -std=c++17 -arch=sm_80 -O2 -c '" + source.string() + "' -o '" + object.string() + "' 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
-  const int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
-  EXPECT_TRUE(fs::exists(object) && fs::file_size(object) > 0) << output;
+  const auto run = lab::test::run_command(command);
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_TRUE(fs::exists(object) && fs::file_size(object) > 0) << run.output;
   fs::remove_all(object.parent_path());
 }

@@ -4,27 +4,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
-#include <array>
-#include <cstdio>
-
 namespace {
 
-struct Outcome {
-  int code;
-  std::string output;
-};
-
-Outcome run_lab(const std::string& args, bool with_stderr = true) {
-  std::string command = std::string(LAB_PROGRAM) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Outcome out{-1, ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe)) out.output += buffer.data();
-  int status = pclose(pipe);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using lab::test::Outcome;
+using lab::test::run_lab;
 
 const std::string kTinyBench = std::string(LAB_TEST_DATA_DIR) +
                                "/recipes/base.toml --set model.n_layers=1 --set tokenizer.vocab_size=128 "

@@ -5,29 +5,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <map>
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string output;
-};
-
-Outcome run_profile(const std::string& args) {
-  const std::string command = std::string(LAB_PROGRAM) + " profile " + args + " 2>&1";
-  Outcome out{-1, ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe)) out.output += buffer.data();
-  const int status = pclose(pipe);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+lab::test::Outcome run_profile(const std::string& args) { return lab::test::run_lab("profile " + args); }
 
 }  // namespace
 

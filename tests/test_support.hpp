@@ -71,13 +71,12 @@ double max_gradient_error(F f, std::vector<torch::Tensor> inputs, double eps = 1
   return worst;
 }
 
-// Runs the lab program with `args` (shell syntax), capturing stdout and stderr together.
+// Runs a shell command, capturing its stdout: the exit code (-1 when it did not exit) and the text.
 struct Outcome {
   int code;
   std::string output;
 };
-inline Outcome run_lab(const std::string& args) {
-  std::string command = std::string(LAB_PROGRAM) + " " + args + " 2>&1";
+inline Outcome run_command(const std::string& command) {
   Outcome out{-1, ""};
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 512> buffer{};
@@ -85,6 +84,11 @@ inline Outcome run_lab(const std::string& args) {
   int status = pclose(pipe);
   out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// Runs the lab program with `args` (shell syntax), with stderr in the output or discarded.
+inline Outcome run_lab(const std::string& args, bool with_stderr = true) {
+  return run_command(std::string(LAB_PROGRAM) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 }  // namespace lab::test
