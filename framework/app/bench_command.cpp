@@ -174,13 +174,8 @@ int run_bench(int argc, char** argv) {
   if (options.peak_size < 0) throw InputError("--peak-size must not be negative");
 
   const std::string recipe_file = vm["recipe"].as<std::string>();
-  Recipe recipe = Recipe::load(recipe_file);
-  if (vm.count("set"))
-    for (const auto& assignment : vm["set"].as<std::vector<std::string>>()) recipe.set(assignment);
-  std::vector<std::string> plugin_paths;
-  if (vm.count("plugin-path")) plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
   PluginRegistry registry;
-  Config config = resolve_config(recipe, plugin_paths, registry);
+  Config config = resolve_config(recipe_of(vm), strings_of(vm, "plugin-path"), registry);
   BenchmarkResult result = run_benchmark(config, options);
   if (vm.count("json"))
     std::cout << to_json(recipe_file, data, precision, result).dump(2) << "\n";

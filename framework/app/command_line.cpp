@@ -23,4 +23,11 @@ std::vector<std::string> strings_of(const po::variables_map& vm, const char* key
   return vm.count(key) ? vm[key].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
+Recipe recipe_of(const po::variables_map& vm) {
+  Recipe recipe = Recipe::load(vm["recipe"].as<std::string>());
+  if (vm.count("preset")) recipe.apply_preset(vm["preset"].as<std::string>());
+  for (const auto& assignment : strings_of(vm, "set")) recipe.set(assignment);
+  return recipe;
+}
+
 }  // namespace lab::app

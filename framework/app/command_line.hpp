@@ -1,6 +1,8 @@
 // Option parsing shared by the sub-commands.
 #pragma once
 
+#include "recipe/recipe.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <string>
@@ -15,5 +17,9 @@ boost::program_options::variables_map parse_command_line(
 
 // A repeatable string option's values ({} when absent).
 std::vector<std::string> strings_of(const boost::program_options::variables_map& vm, const char* key);
+
+// The recipe of the options "recipe", "preset" (when the command has it) and the repeatable "set",
+// applied in that order.
+Recipe recipe_of(const boost::program_options::variables_map& vm);
 
 }  // namespace lab::app

@@ -32,8 +32,7 @@ int run_params(int argc, char** argv) {
     return 0;
   }
   if (!vm.count("recipe")) throw InputError("lab params needs a recipe (see lab params --help)");
-  Recipe recipe = Recipe::load(vm["recipe"].as<std::string>());
-  for (const auto& assignment : strings_of(vm, "set")) recipe.set(assignment);
+  const Recipe recipe = recipe_of(vm);
   PluginRegistry registry;
   Config config = resolve_config(recipe, strings_of(vm, "plugin-path"), registry);
   torch::NoGradGuard no_grad;

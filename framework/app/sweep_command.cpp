@@ -21,10 +21,6 @@ namespace lab::app {
 
 namespace {
 
-std::vector<std::string> strings(const po::variables_map& vm, const char* name) {
-  return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
-
 void print_plan(const SweepPlan& plan, size_t total) {
   std::printf("%zu of %zu runs\n", plan.runs.size(), total);
   std::printf("%5s  %-6s  %-40s  %6s  %s\n", "run", "state", "variant", "seed", "folder");
@@ -67,13 +63,10 @@ int run_sweep(int argc, char** argv) {
   if (vm.count("emit") && vm.count("shard")) throw InputError("--emit and --shard exclude each other");
 
   const std::string recipe_file = vm["recipe"].as<std::string>();
-  Recipe recipe = Recipe::load(recipe_file);
-  if (vm.count("preset")) recipe.apply_preset(vm["preset"].as<std::string>());
-  for (const auto& assignment : strings(vm, "set")) recipe.set(assignment);
-  const std::vector<SweepRun> all = expand_sweep(recipe);
+  const std::vector<SweepRun> all = expand_sweep(recipe_of(vm));
   std::vector<SweepRun> runs = all;
   if (vm.count("shard")) runs = shard_runs(all, parse_shard(vm["shard"].as<std::string>()));
-  const std::vector<std::string> plugin_paths = strings(vm, "plugin-path");
+  const std::vector<std::string> plugin_paths = strings_of(vm, "plugin-path");
   SweepPlan plan = plan_sweep(runs, plugin_paths);
 
   if (vm.count("emit")) {
@@ -88,9 +81,9 @@ int run_sweep(int argc, char** argv) {
     job.log_dir = experiment_dir;
     job.command = {fs::read_symlink("/proc/self/exe").string(), "sweep", fs::absolute(recipe_file).string()};
     if (vm.count("preset")) job.command.push_back("--preset=" + vm["preset"].as<std::string>());
-    for (const auto& s : strings(vm, "set")) job.command.push_back("--set=" + s);
+    for (const auto& s : strings_of(vm, "set")) job.command.push_back("--set=" + s);
     for (const auto& p : plugin_paths) job.command.push_back("--plugin-path=" + fs::absolute(p).string());
-    job.sbatch = strings(vm, "sbatch");
+    job.sbatch = strings_of(vm, "sbatch");
     const fs::path out =
         vm.count("output") ? fs::path(vm["output"].as<std::string>()) : experiment_dir / "sweep.slurm";
     if (out.has_parent_path()) fs::create_directories(out.parent_path());

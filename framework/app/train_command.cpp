@@ -38,14 +38,8 @@ int run_train(int argc, char** argv) {
     throw InputError("--resume and --overwrite exclude each other");
   if (vm["stop-after"].as<int64_t>() < 0) throw InputError("--stop-after must not be negative");
 
-  Recipe recipe = Recipe::load(vm["recipe"].as<std::string>());
-  if (vm.count("preset")) recipe.apply_preset(vm["preset"].as<std::string>());
-  if (vm.count("set"))
-    for (const auto& assignment : vm["set"].as<std::vector<std::string>>()) recipe.set(assignment);
-  std::vector<std::string> plugin_paths;
-  if (vm.count("plugin-path")) plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
   PluginRegistry registry;
-  Config config = resolve_config(recipe, plugin_paths, registry);
+  Config config = resolve_config(recipe_of(vm), strings_of(vm, "plugin-path"), registry);
   if (vm.count("dry-run")) {
     std::cout << to_toml(config.resolved);
     return 0;
