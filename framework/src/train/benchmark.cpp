@@ -7,6 +7,7 @@
 #include "model/model.hpp"
 #include "train/trainer.hpp"
 #include "train/training_loss.hpp"
+#include "train/update_step.hpp"
 
 #include <lab/error.hpp>
 
@@ -200,12 +201,7 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
       phase.backward += std::chrono::duration<double>(t3 - t2).count();
     }
     auto t4 = Clock::now();
-    std::vector<torch::Tensor> with_grad;
-    for (auto& p : model->parameters())
-      if (p.grad().defined()) with_grad.push_back(p);
-    if (tc.grad_clip > 0 && !with_grad.empty()) torch::nn::utils::clip_grad_norm_(with_grad, tc.grad_clip);
-    optimizer->step();
-    model->after_step();
+    apply_update(model, *optimizer, tc.grad_clip);
     sync(device);
     phase.optimizer = seconds_since(t4);
     const double seconds = seconds_since(step_start);

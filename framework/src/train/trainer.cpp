@@ -11,6 +11,7 @@
 #include "train/progress.hpp"
 #include "train/schedule.hpp"
 #include "train/training_loss.hpp"
+#include "train/update_step.hpp"
 #include "util/hash.hpp"
 #include "util/system.hpp"
 
@@ -261,12 +262,7 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
       throw std::runtime_error("training loss is " + std::to_string(step_loss) + " at step " +
                                std::to_string(state.step + 1) +
                                "; lower train.lr or raise train.warmup_steps");
-    std::vector<torch::Tensor> with_grad;
-    for (auto& p : model->parameters())
-      if (p.grad().defined()) with_grad.push_back(p);
-    if (tc.grad_clip > 0 && !with_grad.empty()) torch::nn::utils::clip_grad_norm_(with_grad, tc.grad_clip);
-    optimizer->step();
-    model->after_step();
+    apply_update(model, *optimizer, tc.grad_clip);
 
     state.step += 1;
     state.tokens += tokens_per_step;
