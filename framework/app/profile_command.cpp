@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "profile_measure.hpp"
 #include "profile_report.hpp"
+#include "recipe/recipe.hpp"
 #include "registry/registry.hpp"
 #include "train/benchmark.hpp"
 
@@ -91,30 +92,13 @@ void apply_option(const std::string& text, const std::vector<std::string>& names
   if (spec == plugin.keys.end())
     throw InputError("--option '" + text + "': kernel '" + name + "' has no key '" + key + "' (lab plugins " +
                      name + " lists its keys)");
-  Value value;
-  try {
-    size_t used = 0;
-    switch (spec->default_value.type) {
-      case ValueType::Int:
-        value = Value::of(static_cast<int64_t>(std::stoll(raw, &used)));
-        break;
-      case ValueType::Float:
-        value = Value::of(std::stod(raw, &used));
-        break;
-      case ValueType::Bool:
-        if (raw != "true" && raw != "false") throw std::invalid_argument(raw);
-        value = Value::of(raw == "true");
-        used = raw.size();
-        break;
-      default:
-        value = Value::of(raw);
-        used = raw.size();
-    }
-    if (used != raw.size()) throw std::invalid_argument(raw);
-  } catch (const std::exception&) {
+  // The value reads as --set reads recipe values (TOML, or a bare string), then must fit the key's type.
+  Recipe scratch = Recipe::empty();
+  scratch.set("option." + key + "=" + raw);
+  const Value value = scratch.find("option." + key)->value;
+  if (!value.fits(spec->default_value.type))
     throw InputError("--option '" + text + "': '" + raw + "' is not a " +
                      to_string(spec->default_value.type));
-  }
   overrides[name][key] = value;
 }
 
