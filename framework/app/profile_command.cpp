@@ -97,8 +97,8 @@ void apply_option(const std::string& text, const std::vector<std::string>& names
   scratch.set("option." + key + "=" + raw);
   const Value value = scratch.find("option." + key)->value;
   if (!value.fits(spec->default_value.type))
-    throw InputError("--option '" + text + "': '" + raw + "' is not a " +
-                     to_string(spec->default_value.type));
+    throw InputError("--option '" + text + "': expected " + to_string(spec->default_value.type) + ", got '" +
+                     raw + "'");
   overrides[name][key] = value;
 }
 
