@@ -66,27 +66,12 @@ LAB_TARGET_AVX2 void softmax_rows_avx2(float* x, int64_t rows, int64_t k) {
   const float neg_inf = -std::numeric_limits<float>::infinity();
   for (int64_t t = 0; t < rows; ++t) {
     float* pr = x + t * k;
-    int64_t j = 0;
-    __m256 m = _mm256_set1_ps(neg_inf);
-    for (; j + 8 <= k; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(pr + j));
-    float top = lab::simd::horizontal_max(m);
-    for (; j < k; ++j) top = std::max(top, pr[j]);
-    if (top == neg_inf) {
+    const float top = lab::simd::row_max(pr, k, neg_inf);
+    if (top == neg_inf) {  // no key at all: zero probabilities
       std::fill(pr, pr + k, 0.0f);
       continue;
     }
-    const __m256 shift = _mm256_set1_ps(top);
-    __m256 acc = _mm256_setzero_ps();
-    for (j = 0; j + 8 <= k; j += 8) {
-      const __m256 e = lab::simd::exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), shift));  // -inf -> 0
-      _mm256_storeu_ps(pr + j, e);
-      acc = _mm256_add_ps(acc, e);
-    }
-    float sum = lab::simd::horizontal_sum(acc);
-    for (; j < k; ++j) sum += (pr[j] = std::exp(pr[j] - top));
-    const __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (j = 0; j + 8 <= k; j += 8) _mm256_storeu_ps(pr + j, _mm256_mul_ps(_mm256_loadu_ps(pr + j), inv));
-    for (; j < k; ++j) pr[j] *= 1.0f / sum;
+    lab::simd::scale_row(1.0f / lab::simd::exp_shifted(pr, k, top), pr, k);  // exp(-inf) = 0
   }
 }
 #endif

@@ -51,41 +51,10 @@ void softmax_grad(const T* p, T* dp, T delta, int64_t n) {
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
-using lab::simd::exp8;
-using lab::simd::horizontal_max;
-using lab::simd::horizontal_sum;
-
-float row_max(const float* x, int64_t n, float init) {
-  int64_t i = 0;
-  if (n >= 8) {
-    __m256 m = _mm256_set1_ps(init);
-    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
-    init = horizontal_max(m);
-  }
-  for (; i < n; ++i) init = std::max(init, x[i]);
-  return init;
-}
-
-float exp_shifted(float* x, int64_t n, float shift) {
-  const __m256 s = _mm256_set1_ps(shift);
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
-    _mm256_storeu_ps(x + i, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  float sum = horizontal_sum(acc);
-  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
-  return sum;
-}
-
-void scale_row(float alpha, float* y, int64_t n) {
-  const __m256 a = _mm256_set1_ps(alpha);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(a, _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] *= alpha;
-}
+// fp32 overloads, preferred to the templates above.
+using lab::simd::exp_shifted;
+using lab::simd::row_max;
+using lab::simd::scale_row;
 
 void softmax_grad(const float* p, float* dp, float delta, int64_t n) {
   const __m256 d = _mm256_set1_ps(delta);

@@ -1,12 +1,16 @@
-// A vectorised exp for fp32 on x86-64 with AVX2 + FMA, for kernels whose time goes to exp (softmax
-// rows, cross-entropy). Usable from code compiled with -mavx2 -mfma or from functions marked
-// LAB_TARGET_AVX2; callers check lab::simd::has_avx2() before taking that path.
+// A vectorised exp for fp32 on x86-64 with AVX2 + FMA, and the softmax-row helpers built on it, for
+// kernels whose time goes to exp (softmax rows, cross-entropy). Usable from code compiled with -mavx2 -mfma
+// or from functions marked LAB_TARGET_AVX2; callers check lab::simd::has_avx2() before taking that path.
 #pragma once
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LAB_HAVE_SIMD_EXP 1
 #define LAB_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 namespace lab::simd {
 
@@ -50,6 +54,43 @@ LAB_TARGET_AVX2 inline float horizontal_max(__m256 v) {
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   s = _mm_max_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+// Row helpers on n floats (any n; a scalar tail after the 8-wide body).
+
+// max(init, x[0..n)).
+LAB_TARGET_AVX2 inline float row_max(const float* x, int64_t n, float init) {
+  int64_t i = 0;
+  if (n >= 8) {
+    __m256 m = _mm256_set1_ps(init);
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    init = horizontal_max(m);
+  }
+  for (; i < n; ++i) init = std::max(init, x[i]);
+  return init;
+}
+
+// x = exp(x - shift) in place; returns the sum of the new values.
+LAB_TARGET_AVX2 inline float exp_shifted(float* x, int64_t n, float shift) {
+  const __m256 s = _mm256_set1_ps(shift);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = horizontal_sum(acc);
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+// y *= alpha.
+LAB_TARGET_AVX2 inline void scale_row(float alpha, float* y, int64_t n) {
+  const __m256 a = _mm256_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(a, _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] *= alpha;
 }
 
 }  // namespace lab::simd

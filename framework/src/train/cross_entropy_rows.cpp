@@ -25,18 +25,11 @@ void scaled_softmax_scalar(float* x, int64_t n, float lse, float scale) {
 
 #ifdef LAB_HAVE_SIMD_EXP
 LAB_TARGET_AVX2 float logsumexp_avx2(const float* x, int64_t n) {
-  int64_t i = 0;
-  float top = -std::numeric_limits<float>::infinity();
-  if (n >= 8) {
-    __m256 m = _mm256_set1_ps(top);
-    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
-    top = simd::horizontal_max(m);
-  }
-  for (; i < n; ++i) top = std::max(top, x[i]);
+  const float top = simd::row_max(x, n, -std::numeric_limits<float>::infinity());
   if (std::isinf(top)) return top;
   const __m256 shift = _mm256_set1_ps(top);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  i = 0;
+  int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     acc0 = _mm256_add_ps(acc0, simd::exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift)));
     acc1 = _mm256_add_ps(acc1, simd::exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), shift)));
