@@ -66,8 +66,6 @@ torch::Tensor ComponentClock::leave(const torch::Tensor& y, const std::string& n
   return mark(this, y, name, true);
 }
 
-void ComponentClock::open_backward(const std::string& name) { opened(name); }
-
 void ComponentClock::opened(const std::string& name) { open_[name] = Clock::now(); }
 
 void ComponentClock::closed(const std::string& name) {

@@ -39,18 +39,14 @@ class ComponentClock {
   torch::Tensor enter(const torch::Tensor& x, const std::string& name);
   // Identity on y; its backward opens `name`'s backward span (put it on the component's output).
   torch::Tensor leave(const torch::Tensor& y, const std::string& name);
-  // Opens `name`'s backward span now (for the loss, whose backward starts the pass).
-  void open_backward(const std::string& name);
-
   void add_forward(const std::string& name, double ms) { spans_[name].forward_ms += ms; }
+  // Opens `name`'s backward span now: the markers call it, and so does the caller for the part whose
+  // backward starts the pass.
   void opened(const std::string& name);
+  // Closes `name`'s open backward span, adding its time.
   void closed(const std::string& name);
 
   const std::map<std::string, Span>& spans() const { return spans_; }
-  void reset() {
-    spans_.clear();
-    open_.clear();
-  }
 
  private:
   std::map<std::string, Span> spans_;

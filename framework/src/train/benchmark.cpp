@@ -192,7 +192,7 @@ BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& o
       }
       sync(device);
       auto t2 = Clock::now();
-      if (step_clock) step_clock->open_backward(first_backward);
+      if (step_clock) step_clock->opened(first_backward);
       (loss / static_cast<double>(tc.accum_steps)).backward();
       sync(device);
       auto t3 = Clock::now();
