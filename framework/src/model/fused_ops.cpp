@@ -115,7 +115,7 @@ T sigmoid(T v) {
   return T(1) / (T(1) + std::exp(-v));
 }
 
-// out = silu(g)·u, and, when ds is given, the sigmoid kept for backward.
+// out = silu(g)·u.
 template <typename T>
 void swiglu_forward_scalar(const T* g, const T* u, T* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = g[i] * sigmoid(g[i]) * u[i];
