@@ -1,10 +1,14 @@
 // A tiny end-to-end run for tests: a generated corpus with learnable structure and a small model.
 #pragma once
 
+#include "model/model.hpp"
 #include "test_support.hpp"
+#include "train/checkpoint.hpp"
+#include "train/trainer.hpp"
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -54,6 +58,23 @@ inline std::vector<std::string> tiny_run(const std::filesystem::path& root, cons
           "train.warmup_steps=5",
           "train.threads=2",
           "eval.max_batches=4"};
+}
+
+// For a run stopped with a checkpoint: whether each parameter differs from its initial value, the
+// model rebuilt from the run's seed (the tokenizer gave it `vocab_size`).
+inline std::map<std::string, bool> parameters_moved(const Config& c, int64_t vocab_size) {
+  Config sized = c;
+  sized.dims.vocab_size = vocab_size;
+  torch::manual_seed(static_cast<uint64_t>(c.train.seed));
+  LanguageModel initial(sized);
+  initial->initialize(c.init_std);
+  LanguageModel trained(sized);
+  load_model(run_directory(c) / "checkpoint" / "model.pt", trained);
+  auto init_params = initial->named_parameters();
+  std::map<std::string, bool> moved;
+  for (const auto& p : trained->named_parameters())
+    moved[p.key()] = !torch::equal(p.value(), init_params[p.key()]);
+  return moved;
 }
 
 inline std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
