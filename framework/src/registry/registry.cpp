@@ -131,7 +131,12 @@ void PluginRegistry::load_file(const std::filesystem::path& file) {
   boost::dll::shared_library library;
   std::error_code ec;
   dlerror();  // clear a stale message so the reason below is this file's
-  library.load(file, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
+  // RTLD_NODELETE: a plugin's code and type information must outlive everything it created, including
+  // an exception thrown by its factory that is still in flight when the registry that opened it is
+  // destroyed. Closing the handle then leaves the library mapped for the life of the process.
+  const auto mode = static_cast<boost::dll::load_mode::type>(
+      boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local | RTLD_NODELETE);
+  library.load(file, mode, ec);
   if (ec || !library.is_loaded())
     throw InputError(file.string() +
                      ": cannot be opened as a plugin library: " + open_failure_reason(file, ec));
@@ -153,7 +158,7 @@ void PluginRegistry::load_file(const std::filesystem::path& file) {
   } else {
     impl_->plugins.emplace(key, LoadedPlugin{descriptor, file});
   }
-  // Kept open even when unused: unloading a library that links LibTorch is not worth the risk.
+  // Kept open even when unused; with RTLD_NODELETE the library stays mapped after this handle closes.
   impl_->libraries.push_back(std::move(library));
 }
 
