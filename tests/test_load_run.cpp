@@ -28,7 +28,7 @@ TEST(LoadRun, ReproducesTheFinalEvaluation) {
   LoadedRun run = load_run(result.run_dir, {{}, {test::plugin_dir()}});
   EXPECT_EQ(run.config.dims.d_model, 32);
   Corpus corpus = load_run_corpus(run);
-  EvalResult again = evaluate(run.model, corpus.val_tokens, run.config.dims.seq_len,
+  EvalResult again = evaluate(run.model, corpus.held_out(), run.config.dims.seq_len,
                               run.config.eval.batch_size, run.config.eval.max_batches, torch::kCPU);
   std::ifstream in(result.run_dir / "summary.json");
   auto summary = nlohmann::json::parse(in);

@@ -44,9 +44,10 @@ int64_t validation_windows(const std::vector<int32_t>& stream, int64_t seq_len) 
   return stream.size() < 2 ? 0 : (static_cast<int64_t>(stream.size()) - 1) / seq_len;
 }
 
-Batch validation_batch(const std::vector<int32_t>& stream, int64_t seq_len, int64_t first, int64_t count) {
+Batch validation_batch(const std::vector<int32_t>& stream, int64_t seq_len,
+                       const std::vector<int64_t>& windows) {
   std::vector<int64_t> starts;
-  for (int64_t w = first; w < first + count; ++w) starts.push_back(w * seq_len);
+  for (int64_t w : windows) starts.push_back(w * seq_len);
   return from_windows(stream, starts, seq_len);
 }
 

@@ -20,7 +20,8 @@ Batch training_batch(const std::vector<int32_t>& stream, int64_t seq_len, int64_
 
 // Number of disjoint windows of seq_len predictions the stream holds.
 int64_t validation_windows(const std::vector<int32_t>& stream, int64_t seq_len);
-// Windows [first, first+count): window w covers inputs stream[w·T, (w+1)·T) and predicts the next token.
-Batch validation_batch(const std::vector<int32_t>& stream, int64_t seq_len, int64_t first, int64_t count);
+// The given windows: window w covers inputs stream[w·T, (w+1)·T) and predicts the next token of each.
+Batch validation_batch(const std::vector<int32_t>& stream, int64_t seq_len,
+                       const std::vector<int64_t>& windows);
 
 }  // namespace lab

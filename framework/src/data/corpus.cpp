@@ -20,9 +20,12 @@ DocumentSplit split_documents(std::vector<Document> documents, double val_fracti
     throw InputError("dataset has " + std::to_string(documents.size()) +
                      " document(s); a held-out validation split needs at least 2");
   // Order by a seeded hash of the id: stable under reordering of the source, independent of run seeds.
+  // FNV-1a alone barely moves its high bits on the last bytes of a string, so ids that differ only at
+  // the end ("cg01", "cg02", ...) would sort almost in id order; the splitmix64 finaliser mixes every
+  // input bit into every output bit first.
   std::vector<std::pair<uint64_t, size_t>> keyed;
   for (size_t n = 0; n < documents.size(); ++n)
-    keyed.emplace_back(fnv1a64(std::to_string(split_seed) + "\x1f" + documents[n].id), n);
+    keyed.emplace_back(mix_seed(fnv1a64(std::to_string(split_seed) + "\x1f" + documents[n].id)), n);
   std::sort(keyed.begin(), keyed.end());
   size_t n_val = static_cast<size_t>(std::llround(val_fraction * static_cast<double>(documents.size())));
   n_val = std::clamp<size_t>(n_val, 1, documents.size() - 1);
@@ -56,9 +59,11 @@ std::string default_cache_dir(const std::string& configured) {
 
 namespace {
 void append_documents(const Tokenizer& tokenizer, const std::vector<Document>& docs,
-                      std::vector<int32_t>& out, std::vector<std::string>& ids) {
+                      std::vector<int32_t>& out, std::vector<std::string>& ids,
+                      std::vector<int64_t>* starts = nullptr) {
   for (const auto& doc : docs) {
     auto ids_of_doc = tokenizer.encode(doc.text);
+    if (starts) starts->push_back(static_cast<int64_t>(out.size()));
     out.insert(out.end(), ids_of_doc.begin(), ids_of_doc.end());
     out.push_back(tokenizer.eos_id());
     ids.push_back(doc.id);
@@ -76,7 +81,8 @@ Corpus prepare_corpus(Dataset& dataset, const DataConfig& config, const std::str
   corpus.tokenizer =
       Tokenizer::train_or_load(texts, config.vocab_size, cache_dir, &corpus.tokenizer_cache_hit);
   append_documents(corpus.tokenizer, split.train, corpus.train_tokens, corpus.train_ids);
-  append_documents(corpus.tokenizer, split.validation, corpus.val_tokens, corpus.val_ids);
+  append_documents(corpus.tokenizer, split.validation, corpus.val_tokens, corpus.val_ids,
+                   &corpus.val_document_starts);
   corpus.val_unigram_entropy = unigram_entropy(corpus.val_tokens);
   return corpus;
 }

@@ -24,13 +24,21 @@ struct DocumentSplit {
 DocumentSplit split_documents(std::vector<Document> documents, double val_fraction, int64_t split_seed,
                               int64_t max_documents);
 
+// A held-out token stream and where each of its documents starts.
+struct HeldOut {
+  const std::vector<int32_t>& tokens;
+  const std::vector<int64_t>& document_starts;  // ascending offsets into tokens; may be empty
+};
+
 struct Corpus {
   Tokenizer tokenizer;
   bool tokenizer_cache_hit = false;
   std::vector<int32_t> train_tokens;  // each training document's tokens, then EOS, concatenated
   std::vector<int32_t> val_tokens;    // the same for validation documents
   std::vector<std::string> train_ids, val_ids;
-  double val_unigram_entropy = 0;  // nats per token, of the validation tokens' own distribution
+  std::vector<int64_t> val_document_starts;  // offset in val_tokens of each validation document
+  double val_unigram_entropy = 0;            // nats per token, of the validation tokens' own distribution
+  HeldOut held_out() const { return HeldOut{val_tokens, val_document_starts}; }
 };
 
 // Loads, splits, trains (or reuses) the tokenizer on the training documents only, and tokenizes.

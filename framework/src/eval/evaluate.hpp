@@ -1,6 +1,7 @@
 // Held-out evaluation: loss, next-token accuracy and perplexity over disjoint validation windows.
 #pragma once
 
+#include "data/corpus.hpp"
 #include "model/model.hpp"
 
 #include <cstdint>
@@ -14,12 +15,23 @@ struct EvalResult {
   double loss = 0;
   double accuracy = 0;
   double perplexity = 0;
-  int64_t tokens = 0;
+  int64_t tokens = 0;                   // predictions scored
+  int64_t documents = 0;                // held-out documents with at least one scored prediction
+  int64_t step = -1;                    // the optimizer step the model had reached; -1: never measured
   std::map<std::string, double> stats;  // plugin statistics (ForwardState::add_stat), mean over batches
+  bool measured() const { return tokens > 0; }
 };
 
-// Evaluates on up to max_batches (0: all) batches of batch_size windows; restores the model's mode.
-EvalResult evaluate(LanguageModel& model, const std::vector<int32_t>& stream, int64_t seq_len,
-                    int64_t batch_size, int64_t max_batches, torch::Device device);
+// Which of `windows` disjoint windows to score when only `wanted` may be (wanted <= 0: all). Coverage
+// first: one window holding the middle of each document, as many documents as fit, spread evenly over
+// the stream; then evenly spaced further windows. Ascending, and a pure function of the split, so every
+// run of a split scores the same windows and comparisons stay paired.
+std::vector<int64_t> evaluation_windows(int64_t windows, int64_t seq_len,
+                                        const std::vector<int64_t>& document_starts, int64_t wanted);
+
+// Evaluates up to max_batches (0: all) batches of batch_size windows chosen by evaluation_windows;
+// restores the model's mode.
+EvalResult evaluate(LanguageModel& model, const HeldOut& held_out, int64_t seq_len, int64_t batch_size,
+                    int64_t max_batches, torch::Device device);
 
 }  // namespace lab

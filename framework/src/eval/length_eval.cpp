@@ -25,7 +25,7 @@ std::vector<LengthEval> evaluate_at_lengths(LoadedRun& run, const std::vector<in
   std::filesystem::create_directories(out_dir);
   std::vector<LengthEval> results;
   for (int64_t n : lengths) {
-    LengthEval e{n, evaluate(run.model, corpus.val_tokens, n, batch_size, max_batches, torch::kCPU)};
+    LengthEval e{n, evaluate(run.model, corpus.held_out(), n, batch_size, max_batches, torch::kCPU)};
     nlohmann::json j = {{"seq_len", n},
                         {"train_seq_len", c.dims.seq_len},
                         {"rope", c.rope.plugin},
@@ -34,6 +34,7 @@ std::vector<LengthEval> evaluate_at_lengths(LoadedRun& run, const std::vector<in
                         {"val_accuracy", e.result.accuracy},
                         {"val_perplexity", e.result.perplexity},
                         {"val_tokens_evaluated", e.result.tokens},
+                        {"val_documents_evaluated", e.result.documents},
                         {"batch_size", batch_size},
                         {"max_batches", max_batches}};
     write_file_atomic(out_dir / ("seq_len-" + std::to_string(n) + ".json"), j.dump(2) + "\n");

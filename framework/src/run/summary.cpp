@@ -5,9 +5,15 @@
 
 #include <lab_build_config.hpp>
 
+#include <stdexcept>
+
 namespace lab {
 
 void write_summary(const std::filesystem::path& file, const RunFacts& f) {
+  // A summary states measured figures only; a default-constructed evaluation must never reach it.
+  if (!f.final_eval.measured() || f.final_eval.step != f.state.step)
+    throw std::logic_error("summary.json: the final evaluation is not of step " +
+                           std::to_string(f.state.step));
   const Config& c = *f.config;
   nlohmann::json components = nlohmann::json::object();
   for (const auto& [name, n] : f.counts.by_component) components[name] = n;
@@ -26,7 +32,9 @@ void write_summary(const std::filesystem::path& file, const RunFacts& f) {
        {{"val_loss", f.final_eval.loss},
         {"val_accuracy", f.final_eval.accuracy},
         {"val_perplexity", f.final_eval.perplexity},
-        {"val_tokens_evaluated", f.final_eval.tokens}}},
+        {"val_tokens_evaluated", f.final_eval.tokens},
+        {"val_documents_evaluated", f.final_eval.documents},
+        {"step", f.final_eval.step}}},
       {"val_unigram_entropy", f.corpus->val_unigram_entropy},
       {"data",
        {{"train_documents", f.corpus->train_ids.size()},

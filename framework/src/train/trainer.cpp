@@ -63,6 +63,19 @@ void truncate_metrics(const fs::path& file, int64_t step) {
   write_file_atomic(file, kept);
 }
 
+bool metrics_has_step(const fs::path& file, int64_t step) {
+  if (!fs::exists(file)) return false;
+  for (const auto& line : read_json_lines(file))
+    if (line.value("step", int64_t{-1}) == step) return true;
+  return false;
+}
+
+std::string train_loss_text(double loss) {
+  char text[48];
+  std::snprintf(text, sizeof text, "train loss %.4f |", loss);
+  return text;
+}
+
 struct StageCursor {
   size_t index = 0;
   int64_t start = 0;  // global step where the stage begins
@@ -211,8 +224,37 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   bool stopped = false;
   auto segment_start = Clock::now();
   int64_t segment_tokens = 0;
-  const double train_before = state.train_seconds;
   EvalResult last_eval;
+
+  // Evaluates the model as it is now and appends the evaluation to metrics.jsonl, beside the training
+  // figures in `line`; a step that already has its line (a resumed run) keeps it.
+  auto evaluate_and_record = [&](nlohmann::json line) {
+    EvalResult result = evaluate(model, corpus.held_out(), config.dims.seq_len, config.eval.batch_size,
+                                 config.eval.max_batches, device);
+    result.step = state.step;
+    line["step"] = state.step;
+    line["tokens"] = state.tokens;
+    line["wall_s"] = wall_before + seconds_since(wall_start);
+    line["train_s"] = state.train_seconds;
+    line["val_loss"] = result.loss;
+    line["val_accuracy"] = result.accuracy;
+    line["val_perplexity"] = result.perplexity;
+    line["val_tokens_scored"] = result.tokens;
+    line["val_documents_scored"] = result.documents;
+    line["peak_memory_mb"] = peak_host_memory_mb();
+    // Statistics measured on the evaluation batches (e.g. DSA recall) sit beside the training ones.
+    if (!line.contains("stats")) line["stats"] = nlohmann::json::object();
+    for (const auto& [k, v] : result.stats) line["stats"][k] = v;
+    if (!metrics_has_step(dir / "metrics.jsonl", state.step)) append_json_line(dir / "metrics.jsonl", line);
+    char text[240];
+    std::snprintf(
+        text, sizeof text, "eval step %lld | %s val loss %.4f | acc %.4f | ppl %.2f | %lld docs",
+        static_cast<long long>(state.step),
+        line.contains("train_loss") ? train_loss_text(line["train_loss"].get<double>()).c_str() : "",
+        result.loss, result.accuracy, result.perplexity, static_cast<long long>(result.documents));
+    progress.line(text);
+    return result;
+  };
 
   auto write_checkpoint = [&] {
     state.wall_seconds = wall_before + seconds_since(wall_start);
@@ -278,37 +320,20 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
                   segment_seconds / std::max<int64_t>(segment_tokens / tokens_per_step, 1), tc.log_every);
 
     const bool last = state.step == tc.steps;
+    // A stop request during the last step finishes the run instead: the summary is one step away.
     const bool stop_now =
-        g_interrupted || (options.stop_after > 0 && state.step >= options.stop_after && !last);
+        !last && (g_interrupted || (options.stop_after > 0 && state.step >= options.stop_after));
     if (state.step % config.eval.every == 0 || last) {
-      last_eval = evaluate(model, corpus.val_tokens, config.dims.seq_len, config.eval.batch_size,
-                           config.eval.max_batches, device);
-      nlohmann::json line = {{"step", state.step},
-                             {"tokens", state.tokens},
-                             {"wall_s", wall_before + seconds_since(wall_start)},
-                             {"train_s", state.train_seconds},
-                             {"stage", stage.name},
+      nlohmann::json line = {{"stage", stage.name},
                              {"lr", lr_now},
-                             {"train_loss", loss_sum / std::max<int64_t>(loss_count, 1)},
-                             {"val_loss", last_eval.loss},
-                             {"val_accuracy", last_eval.accuracy},
-                             {"val_perplexity", last_eval.perplexity},
                              {"tokens_per_s", tokens_per_s},
-                             {"peak_memory_mb", peak_host_memory_mb()}};
+                             {"train_loss", loss_sum / std::max<int64_t>(loss_count, 1)}};
       nlohmann::json aux = nlohmann::json::object(), stats = nlohmann::json::object();
       for (const auto& [k, v] : aux_sum) aux[k] = v / std::max<int64_t>(stat_count, 1);
       for (const auto& [k, v] : stat_sum) stats[k] = v / std::max<int64_t>(stat_count, 1);
-      // Statistics measured on the evaluation batches (e.g. DSA recall) sit beside the training ones.
-      for (const auto& [k, v] : last_eval.stats) stats[k] = v;
       line["aux_losses"] = aux;
       line["stats"] = stats;
-      append_json_line(dir / "metrics.jsonl", line);
-      char text[200];
-      std::snprintf(text, sizeof text,
-                    "eval step %lld | train loss %.4f | val loss %.4f | acc %.4f | ppl %.2f",
-                    static_cast<long long>(state.step), loss_sum / std::max<int64_t>(loss_count, 1),
-                    last_eval.loss, last_eval.accuracy, last_eval.perplexity);
-      progress.line(text);
+      last_eval = evaluate_and_record(line);
       loss_sum = 0;
       loss_count = 0;
       aux_sum.clear();
@@ -325,6 +350,10 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     }
   }
   if (stopped) return RunResult{dir, false, state.step};
+  // The summary holds only measured figures: evaluate now when the model changed since the last
+  // evaluation or none ran in this process (a resumed run that had finished training, a skipped last
+  // stage).
+  if (last_eval.step != state.step) last_eval = evaluate_and_record(nlohmann::json::object());
 
   write_checkpoint();
   RunFacts facts;
@@ -335,7 +364,7 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   facts.final_eval = last_eval;
   facts.device = device.str();
   facts.threads = at::get_num_threads();
-  facts.tokens_per_s = state.train_seconds > train_before ? state.tokens / state.train_seconds : 0;
+  facts.tokens_per_s = state.train_seconds > 0 ? state.tokens / state.train_seconds : 0;
   write_summary(dir / "summary.json", facts);
   fs::create_directories(dir / "plots");
   plot_training_curves(dir / "metrics.jsonl", dir / "plots" / "training_curves.png");
