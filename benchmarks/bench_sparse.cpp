@@ -66,6 +66,9 @@ void dsa(benchmark::State& state) {
   lab::ModelDims dims;
   dims.d_model = kHeads * kDim;
   auto sparse = plugin.make_sparse(lab::default_options(plugin, {{"top_k", lab::Value::of(kTopK)}}), dims);
+  const auto& rope = registry().require(lab::Slot::Rope, "rope");
+  sparse->use_rope(
+      rope.make_rope(lab::default_options(rope), lab::RopeDims{sparse->rope_dim(), state.range(0)}));
   sparse->train();
   Heads in = heads(state.range(0));
   run(state, in, [&] {

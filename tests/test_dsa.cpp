@@ -1,6 +1,9 @@
 // The dsa sparse plugin: exactness when every key is selected, the indexer score, causality of the
 // selection, the sparse kernel's gradients in double precision.
+#include "model/model.hpp"
 #include "test_support.hpp"
+#include "train/optimizer.hpp"
+#include "train/update_step.hpp"
 
 #include <lab/error.hpp>
 #include <lab/plugin.hpp>
@@ -15,11 +18,17 @@ using namespace lab;
 
 namespace {
 
-SparsePtr make_dsa(const std::map<std::string, Value>& overrides, int64_t d_model = 16) {
+// The dsa plugin as the model builds it: its indexer rotates with the `rope` plugin at `theta`.
+SparsePtr make_dsa(const std::map<std::string, Value>& overrides, int64_t d_model = 16,
+                   double theta = 10000.0) {
   const auto& p = test::registry().require(Slot::Sparse, "dsa");
   ModelDims dims;
   dims.d_model = d_model;
-  return p.make_sparse(default_options(p, overrides), dims);
+  auto sparse = p.make_sparse(default_options(p, overrides), dims);
+  const auto& rope = test::registry().require(Slot::Rope, "rope");
+  sparse->use_rope(
+      rope.make_rope(default_options(rope, {{"theta", Value::of(theta)}}), RopeDims{sparse->rope_dim(), 64}));
+  return sparse;
 }
 
 struct Inputs {
@@ -197,11 +206,9 @@ TEST(Dsa, IndexerScoreMatchesANaiveLoop) {
   torch::manual_seed(3);
   const int64_t heads = 3, dim = 6, rope = 4, d_model = 10, t = 7;
   const double theta = 50.0;
-  auto dsa = make_dsa({{"index_heads", Value::of(heads)},
-                       {"index_dim", Value::of(dim)},
-                       {"index_rope_dim", Value::of(rope)},
-                       {"rope_theta", Value::of(theta)}},
-                      d_model);
+  auto dsa = make_dsa(
+      {{"index_heads", Value::of(heads)}, {"index_dim", Value::of(dim)}, {"index_rope_dim", Value::of(rope)}},
+      d_model, theta);
   {
     torch::NoGradGuard no_grad;
     for (auto& p : dsa->named_parameters()) p.value().normal_();  // layer norm weight/bias too
@@ -323,4 +330,132 @@ TEST(Dsa, BadKeysAreReportedByValidate) {
   EXPECT_EQ(problems[0].key, "top_k");
   EXPECT_EQ(problems[1].key, "index_rope_dim");
   EXPECT_THROW(make_dsa({})->set_mode("warm-up"), InputError);
+}
+
+namespace {
+
+// A one-layer model with DSA whose RoPE slot is `rope_sets`; vocabulary 50.
+LanguageModel dsa_model(const std::vector<std::string>& rope_sets) {
+  std::vector<std::string> sets = {"model.d_model=32",       "model.n_heads=4", "model.n_layers=1",
+                                   "model.seq_len=16",       "moe.experts=2",   "moe.top_k=1",
+                                   "sparse.plugin=dsa",      "sparse.top_k=4",  "sparse.index_dim=8",
+                                   "sparse.index_rope_dim=4"};
+  sets.insert(sets.end(), rope_sets.begin(), rope_sets.end());
+  Config c = test::make_config(sets);
+  c.dims.vocab_size = 50;
+  return LanguageModel(c);
+}
+
+std::shared_ptr<Sparse> sparse_of(LanguageModel& model) {
+  for (const auto& m : model->named_modules())
+    if (m.key() == "blocks.0.sparse") return std::dynamic_pointer_cast<Sparse>(m.value());
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(Dsa, IndexerRotatesWithTheModelsRopeSlot) {
+  torch::manual_seed(8);
+  LanguageModel model = dsa_model({"rope.plugin=rope_linear", "rope.factor=4"});
+  auto in_model = sparse_of(model);
+  ASSERT_TRUE(in_model);
+  EXPECT_EQ(in_model->rope_dim(), 4);
+  Inputs in = random_inputs(1, 4, 16, 8, 8, 32);
+  // The same indexer weights, stand-alone, rotated by a RoPE plugin of our choosing.
+  auto scores_with = [&](const std::string& rope_name, const std::map<std::string, Value>& keys) {
+    const auto& p = test::registry().require(Slot::Sparse, "dsa");
+    ModelDims dims;
+    dims.d_model = 32;
+    auto alone = p.make_sparse(default_options(p, {{"top_k", Value::of(int64_t{4})},
+                                                   {"index_dim", Value::of(int64_t{8})},
+                                                   {"index_rope_dim", Value::of(int64_t{4})}}),
+                               dims);
+    {
+      torch::NoGradGuard no_grad;
+      auto source = in_model->named_parameters();
+      for (auto& q : alone->named_parameters()) q.value().copy_(source[q.key()]);
+    }
+    const auto& rope = test::registry().require(Slot::Rope, rope_name);
+    alone->use_rope(rope.make_rope(default_options(rope, keys), RopeDims{4, 16}));
+    return alone->inspect(in.x, in.q, in.k, args_with_scale(1.0)).at("scores");
+  };
+  auto model_scores = in_model->inspect(in.x, in.q, in.k, args_with_scale(1.0)).at("scores");
+  auto linear = scores_with("rope_linear", {{"factor", Value::of(4.0)}});
+  auto plain = scores_with("rope", {});
+  auto finite = model_scores.isfinite();
+  EXPECT_TRUE(torch::equal(model_scores.masked_select(finite), linear.masked_select(finite)));
+  EXPECT_GT((model_scores.masked_select(finite) - plain.masked_select(finite)).abs().max().item<double>(),
+            1e-4);
+}
+
+TEST(Dsa, AttentionDropoutAppliesOnTheSparsePath) {
+  torch::manual_seed(9);
+  auto dsa = make_dsa({{"top_k", Value::of(int64_t{5})}});
+  auto dense = test::registry().require(Slot::Kernel, "math").make_kernel(Options());
+  Inputs in = random_inputs(2, 2, 20, 8, 6);
+  KernelArgs args = args_with_scale(0.3);
+  ForwardState eval_state;
+  auto plain = dsa->attend(in.x, in.q, in.k, in.v, args, *dense, eval_state);
+  args.dropout = 0.5;
+  args.training = true;
+  ForwardState a, b;
+  a.training = b.training = true;
+  auto first = dsa->attend(in.x, in.q, in.k, in.v, args, *dense, a);
+  auto second = dsa->attend(in.x, in.q, in.k, in.v, args, *dense, b);
+  EXPECT_GT((first - second).abs().max().item<double>(), 1e-3);  // before: dropout was ignored
+  EXPECT_GT((first - plain).abs().max().item<double>(), 1e-3);
+  args.training = false;  // evaluation never drops
+  ForwardState c;
+  EXPECT_LT((dsa->attend(in.x, in.q, in.k, in.v, args, *dense, c) - plain).abs().max().item<double>(), 1e-6);
+}
+
+TEST(Dsa, SelectsKeysFromBf16HeadsOnCpu) {
+  torch::manual_seed(10);
+  auto dsa = make_dsa({{"top_k", Value::of(int64_t{6})}});
+  dsa->to(torch::kBFloat16);
+  auto dense = test::registry().require(Slot::Kernel, "math").make_kernel(Options());
+  Inputs in = random_inputs(2, 2, 24, 8, 8);
+  for (auto* t : {&in.x, &in.q, &in.k, &in.v}) *t = t->to(torch::kBFloat16);
+  ForwardState state;
+  state.training = true;
+  auto out = dsa->attend(in.x, in.q, in.k, in.v, args_with_scale(0.3), *dense, state);
+  EXPECT_EQ(out.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(out.isfinite().all().item<bool>());
+  ASSERT_EQ(state.aux_losses.count("dsa/layer0/indexer_kl"), 1u);
+  EXPECT_TRUE(std::isfinite(state.aux_losses["dsa/layer0/indexer_kl"].item<double>()));
+  auto selected = dsa->inspect(in.x, in.q, in.k, args_with_scale(0.3)).at("selected");
+  auto query = torch::arange(24).view({1, 24, 1});
+  EXPECT_FALSE(selected.gt(query).any().item<bool>());  // still causal
+}
+
+TEST(Dsa, IndexerGradientsAreClippedApartFromTheLanguageModels) {
+  LanguageModel model = dsa_model({});
+  std::vector<NamedParameter> named;
+  size_t sparse_count = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters()) {
+      const bool sparse = parameter_group(p.key()) == "sparse";
+      sparse_count += sparse;
+      p.value().mutable_grad() = torch::full_like(p.value(), sparse ? 1e-4 : 10.0);
+      named.emplace_back(p.key(), p.value());
+    }
+  }
+  auto groups = clip_groups(model);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[1].size(), sparse_count);
+  auto norm = [](const std::vector<torch::Tensor>& group) {
+    double sum = 0;
+    for (const auto& p : group) sum += p.grad().square().sum().item<double>();
+    return std::sqrt(sum);
+  };
+  const double sparse_before = norm(groups[1]);
+  ASSERT_LT(sparse_before, 1.0);
+  OptimizerSettings settings;
+  settings.lr = 0.0;
+  auto optimizer = make_optimizer(settings, named);
+  apply_update(model, *optimizer, 1.0);
+  EXPECT_NEAR(norm(groups[0]), 1.0, 1e-4);
+  // Clipped together, the language model's huge gradient would have shrunk the indexer's ~1000-fold.
+  EXPECT_NEAR(norm(groups[1]), sparse_before, 1e-9);
 }

@@ -144,8 +144,8 @@ TEST(RecipeErrors, BadOverridesAndStageKeys) {
 
 TEST(RecipeErrors, AStageModeTheSparsePluginDoesNotKnowIsARecipeError) {
   const std::string message =
-      error_of("base.toml", {"sparse.plugin=dsa", "train.stages.0.steps=2", "train.stages.1.steps=2",
-                             "train.stages.1.mode=\"sparce\""});
+      error_of("base.toml", {"sparse.plugin=dsa", "sparse.top_k=8", "train.stages.0.steps=2",
+                             "train.stages.1.steps=2", "train.stages.1.mode=\"sparce\""});
   EXPECT_NE(message.find("train.stages.1.mode: the dsa sparse plugin has no mode 'sparce'"),
             std::string::npos)
       << message;

@@ -50,7 +50,9 @@ class DeepSeekRouter : public lab::Router {
     routing.weights = picked / picked.sum(-1, true) * s_.route_scale;
     routing.probs = (scores / scores.sum(-1, true)).detach();
     if (s_.balance_alpha > 0) routing.aux_loss = balance_loss(scores, index, seq_len);
-    if (is_training() && torch::GradMode::is_enabled()) {
+    // Loads count only while the router trains: a stage that freezes the router group (a DSA warm-up,
+    // say) must leave routing exactly as it was, and the bias is a buffer that requires_grad cannot stop.
+    if (is_training() && torch::GradMode::is_enabled() && gate_->weight.requires_grad()) {
       torch::NoGradGuard no_grad;
       auto counts = torch::bincount(index.reshape({-1}), {}, experts_).to(torch::kFloat32);
       load_ = load_.defined() ? load_ + counts : counts;

@@ -15,16 +15,19 @@ namespace {
 
 struct Settings {
   int64_t top_k, heads, dim, rope_dim, block;
-  double rope_theta, kl_weight;
+  double kl_weight;
 };
 
 class DeepSeekSparse : public lab::Sparse {
  public:
   DeepSeekSparse(const Settings& settings, int64_t d_model, int64_t layer)
       : settings_(settings), prefix_("dsa/layer" + std::to_string(layer) + "/") {
-    indexer_ = register_module("indexer", dsa::Indexer(d_model, settings.heads, settings.dim,
-                                                       settings.rope_dim, settings.rope_theta));
+    indexer_ =
+        register_module("indexer", dsa::Indexer(d_model, settings.heads, settings.dim, settings.rope_dim));
   }
+
+  int64_t rope_dim() const override { return settings_.rope_dim; }
+  void use_rope(lab::RopePtr rope) override { indexer_->set_rope(std::move(rope)); }
 
   torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& q, const torch::Tensor& k,
                        const torch::Tensor& v, const lab::KernelArgs& args, const lab::Kernel& dense,
@@ -44,7 +47,11 @@ class DeepSeekSparse : public lab::Sparse {
       if (learn)
         state.add_loss(prefix_ + "indexer_kl", settings_.kl_weight * warmup_loss(heads, q, k, args.scale));
     } else {
-      std::tie(out, probs) = dsa::sparse_attention(q, k, v, idx, args.scale);
+      // Attention dropout needs the dropped probabilities in the backward: the gather form keeps them.
+      if (args.training && args.dropout > 0)
+        std::tie(out, probs) = dsa::sparse_attention_gather(q, k, v, idx, args.scale, args.dropout);
+      else
+        std::tie(out, probs) = dsa::sparse_attention(q, k, v, idx, args.scale);
       if (learn) {
         auto scores = dsa::selected_scores(heads.q, heads.k, heads.w, idx, picked);
         auto p = probs.mean(1);  // head-summed, L1-normalised on the selected set
@@ -108,15 +115,14 @@ class DeepSeekSparse : public lab::Sparse {
 Settings settings_of(const lab::Options& options) {
   return Settings{options.get_int("top_k"),        options.get_int("index_heads"),
                   options.get_int("index_dim"),    options.get_int("index_rope_dim"),
-                  options.get_int("select_block"), options.get_float("rope_theta"),
-                  options.get_float("kl_weight")};
+                  options.get_int("select_block"), options.get_float("kl_weight")};
 }
 
 lab::SparsePtr make(const lab::Options& options, const lab::ModelDims& dims) {
   return std::make_shared<DeepSeekSparse>(settings_of(options), dims.d_model, dims.layer);
 }
 
-void validate(const lab::Options& options, const lab::ModelDims&, lab::Problems& problems) {
+void validate(const lab::Options& options, const lab::ModelDims& dims, lab::Problems& problems) {
   const Settings s = settings_of(options);
   auto at_least = [&](const char* key, int64_t value, int64_t low) {
     if (value < low)
@@ -132,7 +138,12 @@ void validate(const lab::Options& options, const lab::ModelDims&, lab::Problems&
   else if (s.rope_dim > s.dim)
     problems.push_back({"index_rope_dim", "must not exceed index_dim = " + std::to_string(s.dim) + ", got " +
                                               std::to_string(s.rope_dim)});
-  if (s.rope_theta <= 1.0) problems.push_back({"rope_theta", "must be greater than 1"});
+  // With k >= T every query keeps all its causal keys: the run would be dense attention labelled DSA.
+  if (s.top_k >= 1 && dims.seq_len > 0 && s.top_k >= dims.seq_len)
+    problems.push_back(
+        {"top_k", std::to_string(s.top_k) + " >= model.seq_len = " + std::to_string(dims.seq_len) +
+                      " selects every key, so DSA would be dense attention; choose top_k below " +
+                      std::to_string(dims.seq_len) + " (e.g. seq_len / 2), or drop [sparse]"});
   if (s.kl_weight < 0) problems.push_back({"kl_weight", "must not be negative"});
 }
 
@@ -147,8 +158,7 @@ const lab::PluginDescriptor* descriptor() {
         {"index_heads", lab::Value::of(int64_t{4}), "indexer heads H_I"},
         {"index_dim", lab::Value::of(int64_t{64}), "indexer head dim d_I"},
         {"index_rope_dim", lab::Value::of(int64_t{32}),
-         "leading indexer dims that get RoPE (half-split); 0: none"},
-        {"rope_theta", lab::Value::of(10000.0), "base of the indexer's rotary frequencies"},
+         "leading indexer dims rotated (half-split) with the model's [rope] plugin and settings; 0: none"},
         {"kl_weight", lab::Value::of(1.0), "weight of the indexer's KL loss (it trains only the indexer)"},
         {"select_block", lab::Value::of(int64_t{256}), "queries scored at a time when selecting keys"},
     };

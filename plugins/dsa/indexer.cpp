@@ -19,16 +19,16 @@ namespace dsa {
 
 namespace {
 
-class IndexRotary : public lab::Rotary {
- public:
-  IndexRotary(int64_t dim, double theta) : Rotary(dim, lab::RopeLayout::HalfSplit), theta_(theta) {}
-
- protected:
-  torch::Tensor inv_freq(int64_t) const override { return lab::rope_inv_freq(dim(), theta_); }
-
- private:
-  double theta_;
-};
+// Rotates the leading dims of x [B, T, ..., D] (D even) by the half-split pairs (x_i, x_{i+D/2}):
+// cos and sin are [T, D/2] from the RoPE slot's table.
+torch::Tensor rotate_half_split(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = cos.size(0);
+  shape.back() = cos.size(1);
+  auto c = cos.to(x.scalar_type()).view(shape), s = sin.to(x.scalar_type()).view(shape);
+  auto halves = x.chunk(2, -1);
+  return torch::cat({halves[0] * c - halves[1] * s, halves[1] * c + halves[0] * s}, -1);
+}
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
@@ -55,7 +55,7 @@ torch::Tensor future(int64_t t0, int64_t rows, int64_t keys, int64_t offset, tor
 
 }  // namespace
 
-IndexerImpl::IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t rope_dim, double rope_theta)
+IndexerImpl::IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t rope_dim)
     : heads_(heads), dim_(dim), rope_dim_(rope_dim) {
   auto linear = [](int64_t in, int64_t out) {
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
@@ -64,19 +64,22 @@ IndexerImpl::IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t ro
   wk_ = register_module("wk", linear(d_model, dim));
   weights_ = register_module("weights_proj", linear(d_model, heads));
   k_norm_ = register_module("k_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
-  if (rope_dim_ > 0) rotary_ = std::make_shared<IndexRotary>(rope_dim_, rope_theta);
 }
 
 IndexerHeads IndexerImpl::project(const torch::Tensor& x) {
   const int64_t b = x.size(0), t = x.size(1);
   auto q = wq_->forward(x).view({b, t, heads_, dim_});
   auto k = k_norm_->forward(wk_->forward(x));
-  if (rotary_) {
-    // Rotary part first (DeepSeek-V3.2 indexer), half-split pairs; positions 0..T-1.
-    auto q_rot = rotary_->apply(q.narrow(-1, 0, rope_dim_).transpose(1, 2)).transpose(1, 2);
-    q = torch::cat({q_rot, q.narrow(-1, rope_dim_, dim_ - rope_dim_)}, -1);
-    auto k_rot = rotary_->apply(k.narrow(-1, 0, rope_dim_).unsqueeze(1)).squeeze(1);
-    k = torch::cat({k_rot, k.narrow(-1, rope_dim_, dim_ - rope_dim_)}, -1);
+  if (rope_dim_ > 0) {
+    TORCH_CHECK(rope_, "dsa: the indexer has no RoPE; the model hands it the RoPE slot's (use_rope)");
+    // Rotary part first (DeepSeek-V3.2 indexer), positions 0..T-1, the attention's frequency table.
+    auto [cos, sin] = rope_->tables(t, x.device());
+    q = torch::cat(
+        {rotate_half_split(q.narrow(-1, 0, rope_dim_), cos, sin), q.narrow(-1, rope_dim_, dim_ - rope_dim_)},
+        -1);
+    k = torch::cat(
+        {rotate_half_split(k.narrow(-1, 0, rope_dim_), cos, sin), k.narrow(-1, rope_dim_, dim_ - rope_dim_)},
+        -1);
   }
   auto w = weights_->forward(x) / std::sqrt(static_cast<double>(heads_ * dim_));
   return IndexerHeads{q, k, w};
@@ -215,11 +218,23 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, PickedScores
   return out;
 }
 
+// Reduced precision (bf16, fp16 under autocast) on CPU: the selection runs on fp32 copies; what it
+// picked stays fp32, the type selected_scores computes in.
+torch::Tensor select_keys_cpu_fp32(const IndexerHeads& h, int64_t width, PickedScores* picked) {
+  const IndexerHeads wide{h.q.to(torch::kFloat32), h.k.to(torch::kFloat32), h.w.to(torch::kFloat32)};
+  return select_keys_cpu(wide, width, picked);
+}
+
 }  // namespace
 
 torch::Tensor select_keys(const IndexerHeads& h, int64_t top_k, int64_t block, PickedScores* picked) {
   torch::NoGradGuard no_grad;
-  if (h.q.device().is_cpu()) return select_keys_cpu(h, std::min(top_k, h.k.size(1)), picked);
+  if (h.q.device().is_cpu()) {
+    const int64_t width = std::min(top_k, h.k.size(1));
+    const auto type = h.q.scalar_type();
+    if (type != torch::kFloat32 && type != torch::kFloat64) return select_keys_cpu_fp32(h, width, picked);
+    return select_keys_cpu(h, width, picked);
+  }
   if (picked) *picked = PickedScores{};
   const int64_t t = h.q.size(1), s = h.k.size(1), offset = s - t;
   const int64_t width = std::min(top_k, s);

@@ -1,7 +1,7 @@
 // The lightning indexer of DeepSeek-V3.2-Exp: cheap per-token scores that pick the keys to attend to.
 #pragma once
 
-#include <lab/rotary.hpp>
+#include <lab/rope.hpp>
 
 #include <torch/torch.h>
 
@@ -17,7 +17,11 @@ struct IndexerHeads {
 
 class IndexerImpl : public torch::nn::Module {
  public:
-  IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t rope_dim, double rope_theta);
+  IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t rope_dim);
+  // The model's RoPE slot at rope_dim dims: its frequency table (and scaling) rotates the indexer's
+  // leading dims, half-split as in DeepSeek-V3.2. Required before project() when rope_dim > 0.
+  void set_rope(lab::RopePtr rope) { rope_ = std::move(rope); }
+  int64_t rope_dim() const { return rope_dim_; }
   // x [B, T, d_model] -> the indexer's heads (the caller decides whether x is detached).
   IndexerHeads project(const torch::Tensor& x);
 
@@ -25,7 +29,7 @@ class IndexerImpl : public torch::nn::Module {
   int64_t heads_, dim_, rope_dim_;
   torch::nn::Linear wq_{nullptr}, wk_{nullptr}, weights_{nullptr};
   torch::nn::LayerNorm k_norm_{nullptr};
-  std::shared_ptr<lab::Rotary> rotary_;
+  lab::RopePtr rope_;
 };
 TORCH_MODULE(Indexer);
 

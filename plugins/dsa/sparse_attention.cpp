@@ -76,7 +76,8 @@ std::pair<torch::Tensor, torch::Tensor> sparse_attention(const torch::Tensor& q,
 std::pair<torch::Tensor, torch::Tensor> sparse_attention_gather(const torch::Tensor& q,
                                                                 const torch::Tensor& k,
                                                                 const torch::Tensor& v,
-                                                                const torch::Tensor& idx, double scale) {
+                                                                const torch::Tensor& idx, double scale,
+                                                                double dropout) {
   const int64_t b = q.size(0), h = q.size(1), t = q.size(2), n = idx.size(2);
   const auto acc = torch::promote_types(q.scalar_type(), torch::kFloat32);
   auto flat = idx.clamp_min(0).reshape({b, 1, t * n, 1});
@@ -88,7 +89,8 @@ std::pair<torch::Tensor, torch::Tensor> sparse_attention_gather(const torch::Ten
   scores = scores.masked_fill(missing, -std::numeric_limits<double>::infinity());
   // Rows with no key at all give zeros rather than NaN.
   auto probs = torch::softmax(scores, -1).nan_to_num(0.0).masked_fill(missing, 0.0);
-  auto out = (probs.unsqueeze(-1) * gather(v)).sum(3);
+  auto used = dropout > 0 ? torch::dropout(probs, dropout, true) : probs;
+  auto out = (used.unsqueeze(-1) * gather(v)).sum(3);
   return {out.to(v.scalar_type()), probs.detach()};
 }
 

@@ -13,11 +13,14 @@ std::pair<torch::Tensor, torch::Tensor> sparse_attention(const torch::Tensor& q,
                                                          const torch::Tensor& v, const torch::Tensor& idx,
                                                          double scale);
 
-// The same attention written with gathers and ordinary ops: the oracle for tests and the fallback on
-// devices without a fused kernel (it materialises [B, H, T, K, D]).
+// The same attention written with gathers and ordinary ops: the oracle for tests, the fallback on
+// devices without a fused kernel (it materialises [B, H, T, K, D]) and the path with attention dropout
+// (`dropout` > 0: probabilities are dropped, and rescaled, before they weight v; the returned probs
+// are the undropped ones).
 std::pair<torch::Tensor, torch::Tensor> sparse_attention_gather(const torch::Tensor& q,
                                                                 const torch::Tensor& k,
                                                                 const torch::Tensor& v,
-                                                                const torch::Tensor& idx, double scale);
+                                                                const torch::Tensor& idx, double scale,
+                                                                double dropout = 0.0);
 
 }  // namespace dsa

@@ -26,7 +26,8 @@ class Router : public torch::nn::Module {
     (void)seq_len;
     return route(x, state);
   }
-  // Called after each optimizer step (gradient-free updates such as load-balancing biases).
+  // Called after each optimizer step (gradient-free updates such as load-balancing biases), only while
+  // the router's parameters train: a stage that freezes the router group skips it.
   virtual void after_step() {}
 };
 

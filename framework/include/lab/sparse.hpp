@@ -3,6 +3,7 @@
 
 #include <lab/forward_state.hpp>
 #include <lab/kernel.hpp>
+#include <lab/rope.hpp>
 
 #include <torch/nn/module.h>
 
@@ -19,6 +20,12 @@ class Sparse : public torch::nn::Module {
                                ForwardState& state) = 0;
   // Called when a training stage starts; `mode` is the stage's `mode` key ("" when unset).
   virtual void set_mode(const std::string& mode) { (void)mode; }
+  // Rotary dims the plugin wants from the model's RoPE slot (0: none). The model then builds the RoPE
+  // slot's plugin, with the recipe's settings, at that many dims and the training length, and hands it
+  // over through use_rope() before the first forward, so the plugin sees positions exactly as the
+  // attention it serves does (same theta, same scaling).
+  virtual int64_t rope_dim() const { return 0; }
+  virtual void use_rope(RopePtr rope) { (void)rope; }
   // Named tensors showing how the plugin treats these inputs (selector scores, selected keys,
   // attention weights), for pictures and tests; no gradient. Empty when a plugin has nothing to show.
   virtual std::map<std::string, torch::Tensor> inspect(const torch::Tensor& x, const torch::Tensor& q,

@@ -49,8 +49,6 @@ const std::vector<MetricSpec>& quality_metrics() {
       {"val_loss", "val loss", "%.4f", true, &VariantResult::val_loss, &VariantResult::loss_vs_baseline},
       {"val_accuracy", "val accuracy", "%.4f", false, &VariantResult::val_accuracy,
        &VariantResult::accuracy_vs_baseline},
-      {"val_perplexity", "val perplexity", "%.2f", true, &VariantResult::val_perplexity,
-       &VariantResult::perplexity_vs_baseline},
   };
   return specs;
 }
@@ -61,6 +59,14 @@ std::string cell(const Summary& s, const char* format) {
   if (!s.sd) return fmt(format, s.mean) + " (1 seed)";
   return fmt(format, s.mean) + " ± " + fmt(format, *s.sd) + " [" + fmt(format, s.mean - *s.ci95_half) + ", " +
          fmt(format, s.mean + *s.ci95_half) + "]";
+}
+
+// "p [lo, hi]" of a derived perplexity.
+std::string cell(const DerivedPerplexity& p) {
+  std::string text = fmt("%.2f", p.value);
+  if (p.ci95_low && p.ci95_high)
+    text += " [" + fmt("%.2f", *p.ci95_low) + ", " + fmt("%.2f", *p.ci95_high) + "]";
+  return text;
 }
 
 std::string millions(int64_t n) { return fmt("%.3f", n / 1e6); }
@@ -99,6 +105,16 @@ std::string csv_number(const std::optional<double>& v) { return v ? fmt("%.10g",
 
 }  // namespace
 
+DerivedPerplexity perplexity_of(const Summary& val_loss) {
+  DerivedPerplexity p;
+  p.value = std::exp(val_loss.mean);
+  if (val_loss.ci95_half) {
+    p.ci95_low = std::exp(val_loss.mean - *val_loss.ci95_half);
+    p.ci95_high = std::exp(val_loss.mean + *val_loss.ci95_half);
+  }
+  return p;
+}
+
 Comparison compare_runs(std::vector<RunRecord> records, const std::string& baseline) {
   Comparison c;
   c.records = std::move(records);
@@ -119,7 +135,7 @@ Comparison compare_runs(std::vector<RunRecord> records, const std::string& basel
   for (auto& v : c.variants) {
     v.val_loss = summarize(values_of(c, v, [](const RunRecord& r) { return r.val_loss; }));
     v.val_accuracy = summarize(values_of(c, v, [](const RunRecord& r) { return r.val_accuracy; }));
-    v.val_perplexity = summarize(values_of(c, v, [](const RunRecord& r) { return r.val_perplexity; }));
+    v.val_perplexity = perplexity_of(v.val_loss);
     v.tokens_per_s = summarize(values_of(c, v, [](const RunRecord& r) { return r.tokens_per_s; }));
     v.wall_seconds = summarize(values_of(c, v, [](const RunRecord& r) { return r.wall_seconds; }));
     v.peak_memory_mb = summarize(values_of(c, v, [](const RunRecord& r) { return r.peak_memory_mb; }));
@@ -148,8 +164,7 @@ Comparison compare_runs(std::vector<RunRecord> records, const std::string& basel
   c.baseline = base->name;
   const VariantResult& b = *base;
   const std::vector<Metric> metrics = {[](const RunRecord& r) { return r.val_loss; },
-                                       [](const RunRecord& r) { return r.val_accuracy; },
-                                       [](const RunRecord& r) { return r.val_perplexity; }};
+                                       [](const RunRecord& r) { return r.val_accuracy; }};
   for (auto& v : c.variants) {
     if (v.name == c.baseline) continue;
     for (size_t m = 0; m < metrics.size(); ++m)
@@ -180,12 +195,14 @@ std::string comparison_markdown(const Comparison& c) {
         "for them. List more seeds in the recipe (`seeds = [1, 2, 3]`) and run `lab sweep` again.\n\n";
 
   md += "## Final validation metrics\n\n";
-  md += "| variant | seeds | val loss | val accuracy | val perplexity |\n|---|---|---|---|---|\n";
+  md +=
+      "| variant | seeds | val loss | val accuracy | val perplexity = exp(mean loss) "
+      "|\n|---|---|---|---|---|\n";
   for (const auto& v : c.variants) {
     std::string seeds;
     for (auto s : v.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(s);
     md += "| " + v.name + " | " + seeds + " | " + cell(v.val_loss, "%.4f") + " | " +
-          cell(v.val_accuracy, "%.4f") + " | " + cell(v.val_perplexity, "%.2f") + " |\n";
+          cell(v.val_accuracy, "%.4f") + " | " + cell(v.val_perplexity) + " |\n";
   }
   md += "\n## Cost\n\n";
   md +=
@@ -199,7 +216,7 @@ std::string comparison_markdown(const Comparison& c) {
   md += "\n## Against the baseline (`" + c.baseline + "`)\n\n";
   md +=
       "Difference = variant mean - baseline mean; Welch's t-test (two-sided); Cohen's d with the pooled "
-      "standard deviation.\n\n";
+      "standard deviation. Perplexity is exp(loss), so the loss's test is its test too.\n\n";
   md +=
       "| variant | metric | difference | Welch t | df | p | Cohen's d | verdict (5%) |\n"
       "|---|---|---|---|---|---|---|---|\n";
@@ -253,6 +270,7 @@ std::string comparison_csv(const Comparison& c) {
     csv += "," + k + "_mean," + k + "_sd," + k + "_ci95_low," + k + "_ci95_high";
   };
   for (const auto& m : quality_metrics()) summary_heads(m.key);
+  csv += ",val_perplexity,val_perplexity_ci95_low,val_perplexity_ci95_high";
   csv += ",params_total,params_active";
   for (const char* k : {"tokens_per_s", "wall_seconds", "peak_memory_mb"}) summary_heads(k);
   for (const auto& m : quality_metrics())
@@ -267,6 +285,8 @@ std::string comparison_csv(const Comparison& c) {
   for (const auto& v : c.variants) {
     csv += "\"" + v.name + "\"," + std::to_string(v.runs.size());
     for (const auto& m : quality_metrics()) summary_cells(v.*(m.summary));
+    csv += "," + fmt("%.10g", v.val_perplexity.value) + "," + csv_number(v.val_perplexity.ci95_low) + "," +
+           csv_number(v.val_perplexity.ci95_high);
     csv += "," + std::to_string(v.params_total) + "," + std::to_string(v.params_active);
     for (const Summary* s : {&v.tokens_per_s, &v.wall_seconds, &v.peak_memory_mb}) summary_cells(*s);
     for (const auto& m : quality_metrics()) {
@@ -301,6 +321,12 @@ nlohmann::json comparison_json(const Comparison& c) {
                            {"tokens_per_s", summary_json(v.tokens_per_s)},
                            {"wall_seconds", summary_json(v.wall_seconds)},
                            {"peak_memory_mb", summary_json(v.peak_memory_mb)}};
+    nlohmann::json ppl = {{"value", v.val_perplexity.value}, {"derived_from", "val_loss"}};
+    if (v.val_perplexity.ci95_low)
+      ppl["ci95"] = {*v.val_perplexity.ci95_low, *v.val_perplexity.ci95_high};
+    else
+      ppl["ci95"] = nullptr;
+    item["val_perplexity"] = ppl;
     for (const auto& m : quality_metrics()) {
       item[m.key] = summary_json(v.*(m.summary));
       if (v.*(m.vs)) item["vs_baseline"][m.key] = versus_json(*(v.*(m.vs)));

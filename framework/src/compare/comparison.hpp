@@ -18,13 +18,22 @@ struct VersusBaseline {
   std::optional<double> cohens_d;
 };
 
+// exp(mean validation loss) and the exp of the loss's 95% interval: perplexity is a function of the
+// loss, so it is shown beside it, never tested as a second, dependent outcome.
+struct DerivedPerplexity {
+  double value = 0;
+  std::optional<double> ci95_low, ci95_high;
+};
+DerivedPerplexity perplexity_of(const Summary& val_loss);
+
 struct VariantResult {
   std::string name;          // "variant", or "experiment/variant" when several experiments are compared
   std::vector<size_t> runs;  // indices into Comparison::records
   std::vector<int64_t> seeds;
-  Summary val_loss, val_accuracy, val_perplexity, tokens_per_s, wall_seconds, peak_memory_mb;
+  Summary val_loss, val_accuracy, tokens_per_s, wall_seconds, peak_memory_mb;
+  DerivedPerplexity val_perplexity;
   int64_t params_total = 0, params_active = 0;  // of the first seed (the same for every seed)
-  std::optional<VersusBaseline> loss_vs_baseline, accuracy_vs_baseline, perplexity_vs_baseline;
+  std::optional<VersusBaseline> loss_vs_baseline, accuracy_vs_baseline;
 };
 
 struct Comparison {

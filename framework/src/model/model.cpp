@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace lab {
 
 namespace {
@@ -92,8 +94,12 @@ LanguageModelImpl::LanguageModelImpl(const Config& config) {
       rope_ = config.rope.descriptor->make_rope(config.rope.options,
                                                 RopeDims{attention->rope_dim(), dims.seq_len});
     SparsePtr sparse;
-    if (config.sparse.descriptor)
+    if (config.sparse.descriptor) {
       sparse = config.sparse.descriptor->make_sparse(config.sparse.options, layer_dims);
+      if (sparse->rope_dim() > 0)
+        sparse->use_rope(config.rope.descriptor->make_rope(config.rope.options,
+                                                           RopeDims{sparse->rope_dim(), dims.seq_len}));
+    }
     RouterPtr router = config.router.descriptor->make_router(config.router.options, layer_dims);
     Block block(attention, sparse, MoE(moe_options, router), dims.d_model);
     blocks_->push_back(block);
@@ -153,7 +159,14 @@ void LanguageModelImpl::set_sparse_mode(const std::string& mode) {
 }
 
 void LanguageModelImpl::after_step() {
-  for (auto& block : block_list_) block->moe()->router().after_step();
+  // Gradient-free router updates belong to the router group: a stage that freezes it skips them.
+  for (auto& block : block_list_) {
+    Router& router = block->moe()->router();
+    const auto parameters = router.parameters();
+    const bool trains = std::any_of(parameters.begin(), parameters.end(),
+                                    [](const torch::Tensor& p) { return p.requires_grad(); });
+    if (trains) router.after_step();
+  }
 }
 
 std::string parameter_group(const std::string& name) {

@@ -2,10 +2,11 @@
 
 #include <lab/error.hpp>
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <fstream>
 
 namespace lab {
@@ -30,6 +31,46 @@ void load_model(const fs::path& file, LanguageModel& model) {
   }
 }
 
+namespace {
+
+std::vector<at::Device> generator_devices() {
+  std::vector<at::Device> devices{at::Device(at::kCPU)};
+  const auto gpus = static_cast<at::DeviceIndex>(torch::cuda::device_count());
+  for (at::DeviceIndex i = 0; i < gpus; ++i) devices.emplace_back(at::kCUDA, i);
+  return devices;
+}
+
+}  // namespace
+
+void save_generators(const fs::path& file) {
+  // Every device's generator: on CUDA, router noise and dropout draw from the GPU's, not the CPU's.
+  torch::serialize::OutputArchive archive;
+  for (const at::Device& device : generator_devices()) {
+    at::Generator gen = at::globalContext().defaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write(device.str(), gen.get_state());
+  }
+  archive.save_to(file.string());
+}
+
+void load_generators(const fs::path& file) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(file.string());
+  for (const at::Device& device : generator_devices()) {
+    torch::Tensor state;
+    if (!archive.try_read(device.str(), state)) {
+      // A checkpoint written where this device did not exist: its draws cannot be continued exactly.
+      if (device.is_cpu()) throw InputError(file.string() + ": holds no CPU generator state");
+      std::fprintf(stderr, "lab: warning: %s holds no state for %s; its random draws restart from the seed\n",
+                   file.string().c_str(), device.str().c_str());
+      continue;
+    }
+    at::Generator gen = at::globalContext().defaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  }
+}
+
 void save_checkpoint(const fs::path& dir, LanguageModel& model, Optimizer& optimizer,
                      const TrainingState& state) {
   fs::path tmp = dir.string() + ".tmp";
@@ -37,13 +78,7 @@ void save_checkpoint(const fs::path& dir, LanguageModel& model, Optimizer& optim
   fs::create_directories(tmp);
   save_model(tmp / "model.pt", model);
   optimizer.save((tmp / "optimizer.pt").string());
-  {
-    torch::serialize::OutputArchive rng;
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    rng.write("cpu", gen.get_state());
-    rng.save_to((tmp / "rng.pt").string());
-  }
+  save_generators(tmp / "rng.pt");
   nlohmann::json j = {{"step", state.step},
                       {"tokens", state.tokens},
                       {"train_seconds", state.train_seconds},
@@ -61,15 +96,7 @@ TrainingState load_checkpoint(const fs::path& dir, LanguageModel& model, Optimiz
   if (!fs::exists(dir / "state.json")) throw InputError(dir.string() + ": no checkpoint to resume from");
   load_model(dir / "model.pt", model);
   optimizer.load((dir / "optimizer.pt").string());
-  {
-    torch::serialize::InputArchive rng;
-    rng.load_from((dir / "rng.pt").string());
-    torch::Tensor cpu;
-    rng.read("cpu", cpu);
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(cpu);
-  }
+  load_generators(dir / "rng.pt");
   nlohmann::json j;
   try {
     std::ifstream(dir / "state.json") >> j;

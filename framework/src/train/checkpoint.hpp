@@ -20,6 +20,11 @@ void save_checkpoint(const std::filesystem::path& dir, LanguageModel& model, Opt
 // Throws lab::InputError when the folder is missing or does not match the model.
 TrainingState load_checkpoint(const std::filesystem::path& dir, LanguageModel& model, Optimizer& optimizer);
 
+// The state of every device's default generator (the CPU's and each visible CUDA device's), so a
+// resumed run draws the same dropout masks and router noise on any device.
+void save_generators(const std::filesystem::path& file);
+void load_generators(const std::filesystem::path& file);
+
 void save_model(const std::filesystem::path& file, LanguageModel& model);
 void load_model(const std::filesystem::path& file, LanguageModel& model);
 

@@ -57,7 +57,11 @@ void MuonOptimizer::step() {
     const double rows = static_cast<double>(p.size(-2));
     const double cols = static_cast<double>(p.size(-1));
     const double scale = std::sqrt(std::max(1.0, rows / cols));
-    p.add_(update.to(p.scalar_type()), -settings_.muon_lr * factor_ * scale);
+    const double lr = settings_.muon_lr * factor_;
+    // Decoupled weight decay on the matrices as well (as Muon is used for LLM training, e.g. Moonlight):
+    // without it train.weight_decay would reach only the embedding, the one matrix AdamW keeps.
+    if (settings_.weight_decay > 0) p.mul_(1.0 - lr * settings_.weight_decay);
+    p.add_(update.to(p.scalar_type()), -lr * scale);
   }
   adamw_.step();
 }
