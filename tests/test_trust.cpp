@@ -106,6 +106,8 @@ TEST(Summary, ReportsDocumentsAndTokensScored) {
   EXPECT_EQ(summary["final"]["val_documents_evaluated"].get<int64_t>(), docs);
   EXPECT_EQ(summary["final"]["val_tokens_evaluated"].get<int64_t>(), 4 * 8 * 32);  // max_batches·batch·T
   EXPECT_EQ(summary["final"]["step"].get<int64_t>(), 4);
+  EXPECT_TRUE(summary["blas"]["library"].is_string() && summary["blas"]["core"].is_string())
+      << summary["blas"];
   auto lines = read_json_lines(result.run_dir / "metrics.jsonl");
   ASSERT_EQ(lines.size(), 2u);
   for (const auto& line : lines) {

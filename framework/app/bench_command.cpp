@@ -7,6 +7,8 @@
 #include "registry/registry.hpp"
 #include "train/benchmark.hpp"
 
+#include "util/blas_core.hpp"
+
 #include <lab/error.hpp>
 
 #include <boost/program_options.hpp>
@@ -88,7 +90,8 @@ nlohmann::json to_json(const std::string& recipe, const std::string& data, const
             {"forward", r.phases.forward},
             {"backward", r.phases.backward},
             {"optimizer", r.phases.optimizer}}},
-          {"components_ms", components_json(r)}};
+          {"components_ms", components_json(r)},
+          {"blas", blas_json()}};
 }
 
 void print_table(const std::string& recipe, const std::string& data, const std::string& precision,
@@ -109,6 +112,7 @@ void print_table(const std::string& recipe, const std::string& data, const std::
   std::printf("  tokens/s           %.0f (best step: %.0f)\n", r.tokens_per_s, r.tokens_per_s_best);
   std::printf("  model FLOPs/token  %.2f M (training: forward + backward)\n", r.flops_per_token / 1e6);
   std::printf("  attained           %.1f GFLOP/s\n", r.attained_gflops);
+  std::printf("  BLAS               %s\n", describe(blas_info()).c_str());
   std::printf("  GEMM peak          %.1f GFLOP/s (%s %lldx%lld matmul, this run)\n", r.peak_gflops,
               precision == "bf16" && r.device.rfind("cuda", 0) == 0 ? "bf16" : "fp32",
               static_cast<long long>(r.peak_size), static_cast<long long>(r.peak_size));

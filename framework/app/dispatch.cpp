@@ -4,6 +4,10 @@
 
 #include <lab_build_config.hpp>
 
+#include "util/blas_core.hpp"
+
+#include <torch/version.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -52,7 +56,7 @@ int dispatch(int argc, char** argv) {
   }
   std::string first = argv[1];
   if (first == "--version") {
-    std::printf("lab %s\n", LAB_VERSION);
+    std::printf("lab %s\nLibTorch %s\n%s\n", LAB_VERSION, TORCH_VERSION, describe(blas_info()).c_str());
     return 0;
   }
   for (const auto& c : kCommands)

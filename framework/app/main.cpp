@@ -1,5 +1,6 @@
 // lab's command line: `lab --recipe FILE` trains; `lab plugins [NAME]` lists or describes plugins.
 #include "commands.hpp"
+#include "util/blas_core.hpp"
 #include "util/system.hpp"
 
 #include <lab/error.hpp>
@@ -22,6 +23,8 @@ void report(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else: this may re-execute lab on OpenBLAS's right kernels for this processor.
+  lab::ensure_best_blas_core(argv);
   // Debian's LibTorch starts with one thread; use every core unless a recipe says otherwise.
   at::set_num_threads(lab::default_thread_count());
   try {

@@ -2,6 +2,8 @@
 
 #include "run/plots.hpp"
 
+#include "util/blas_core.hpp"
+
 #include <lab/error.hpp>
 
 #include <torch/torch.h>
@@ -49,6 +51,7 @@ void print_profile_table(const ProfileShape& shape, const std::vector<ProfileRow
   out << "attention kernels: " << shape_text(shape) << "\n";
   out << "GFLOP/s count useful FLOPs (visible pairs; fwd+bwd = 3x fwd); memory: "
       << memory_meaning(shape.device) << "\n";
+  out << describe(blas_info()) << "\n";
   char line[256];
   const bool peak = shape.gemm_peak_gflops > 0;
   if (peak) {
@@ -95,6 +98,7 @@ void write_profile_outputs(const ProfileShape& shape, const std::vector<ProfileR
   if (shape.gemm_peak_gflops > 0)
     json["gemm_peak"] = {{"gflops", shape.gemm_peak_gflops}, {"measured", gemm_peak_meaning(shape)}};
   json["memory_measures"] = memory_meaning(shape.device);
+  json["blas"] = blas_json();
   json["flops"] = "useful FLOPs over visible (query, key) pairs; forward+backward counts 3x forward";
   json["rows"] = nlohmann::json::array();
   for (const auto& r : rows) {

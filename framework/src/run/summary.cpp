@@ -1,6 +1,7 @@
 #include "run/summary.hpp"
 
 #include "run/files.hpp"
+#include "util/blas_core.hpp"
 #include "util/system.hpp"
 
 #include <lab_build_config.hpp>
@@ -58,6 +59,7 @@ void write_summary(const std::filesystem::path& file, const RunFacts& f) {
       {"device", f.device},
       {"threads", f.threads},
       {"libtorch", libtorch_version()},
+      {"blas", blas_json()},
       {"lab_version", LAB_VERSION},
       {"git_revision", git_revision()},
   };
