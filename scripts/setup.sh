@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Installs what is missing on Debian bookworm, fetches the default corpus and builds lab (Release).
+# Installs what is missing on Debian bookworm (LibTorch 1.13) or trixie (LibTorch 2.6), fetches the
+# default corpus and builds lab (Release). On trixie, LAB_CUDA=1 also installs the CUDA LibTorch,
+# CUDA 12.4 and NCCL (from the contrib and non-free components, which must be enabled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-openmp libblas-dev
-  libboost-dev libboost-program-options-dev
-  libtomlplusplus-dev nlohmann-json3-dev libsentencepiece-dev
-  gnuplot-nox libgtest-dev libgmock-dev libbenchmark-dev clang-format
-)
+codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+case "$codename" in
+  bookworm | trixie) ;;
+  *) echo "setup: warning: tested on Debian bookworm and trixie; this is '${codename:-unknown}'" >&2 ;;
+esac
+packages=($(grep -v '^#' scripts/build-packages.txt))
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+if [ "${LAB_CUDA:-0}" = "1" ]; then
+  if [ "$codename" = "trixie" ]; then
+    # libtorch-cuda-dev conflicts with (and replaces) the CPU libtorch-dev.
+    packages=($(printf '%s\n' "${packages[@]}" | grep -vx libtorch-dev) libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev)
+  else
+    echo "setup: LAB_CUDA=1 needs trixie's libtorch-cuda-dev; on $codename use scripts/trixie-root.sh" >&2
+  fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 using namespace lab;
 
@@ -255,4 +256,20 @@ TEST(Model, ParameterGroupsAndCounts) {
   EXPECT_EQ(counts.active, expected_total - experts / 2);
   EXPECT_EQ(counts.by_component["attention.q_proj"], layers * d * d);
   EXPECT_EQ(counts.by_component["experts"], experts);
+}
+
+// The sdpa kernel is LibTorch's fused attention from 2.1 on (T == S, or no causal mask), and says
+// once that it falls back to explicit operations on older LibTorch: both builds exercise the guard.
+TEST(SdpaKernel, UsesFusedAttentionExactlyWhereLibTorchHasIt) {
+  const std::string recipe = std::string(LAB_TEST_DATA_DIR) + "/recipes/base.toml";
+  test::Outcome o = test::run_lab("bench " + recipe +
+                                  " --steps 1 --warmup 0 --peak-size 64 --set kernel.plugin=sdpa --set "
+                                  "model.d_model=32 --set model.n_layers=1 --set tokenizer.vocab_size=64");
+  ASSERT_EQ(o.code, 0) << o.output;
+  const bool fallback = o.output.find("has no fused attention") != std::string::npos;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  EXPECT_FALSE(fallback) << o.output;
+#else
+  EXPECT_TRUE(fallback) << o.output;
+#endif
 }
