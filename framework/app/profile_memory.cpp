@@ -80,13 +80,18 @@ void MemoryMeter::reset_peak() {
   g_peak.store(g_live.load());
 }
 
+#ifdef LAB_TORCH_CUDA
+// StatType::AGGREGATE, the first statistic of every kind. The enum moved between LibTorch versions
+// (c10::cuda::CUDACachingAllocator, then c10::CachingDeviceAllocator); its position did not.
+constexpr size_t kAggregateStat = 0;
+#endif
+
 int64_t MemoryMeter::live_bytes() const {
 #ifdef LAB_TORCH_CUDA
   if (device_.is_cuda()) {
     const auto stats =
         c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index() < 0 ? 0 : device_.index());
-    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
-        .current;
+    return stats.allocated_bytes[kAggregateStat].current;
   }
 #endif
   return g_live.load();
@@ -97,8 +102,7 @@ int64_t MemoryMeter::peak_bytes() const {
   if (device_.is_cuda()) {
     const auto stats =
         c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index() < 0 ? 0 : device_.index());
-    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
-        .peak;
+    return stats.allocated_bytes[kAggregateStat].peak;
   }
 #endif
   return g_peak.load();
