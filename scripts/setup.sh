@@ -9,6 +9,8 @@ packages=(
   libboost-dev libboost-program-options-dev
   libtomlplusplus-dev nlohmann-json3-dev libsentencepiece-dev
   gnuplot-nox libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  # Independent readers the tests check lab's TensorBoard event files with.
+  protobuf-compiler python3-crc32c
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
