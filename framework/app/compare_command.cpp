@@ -4,6 +4,7 @@
 
 #include "compare/comparison.hpp"
 #include "compare/report.hpp"
+#include "report/report_page.hpp"
 
 #include <lab/error.hpp>
 
@@ -37,9 +38,9 @@ int run_compare(int argc, char** argv) {
   Comparison c = compare_runs(find_runs(dirs), vm.count("baseline") ? vm["baseline"].as<std::string>() : "");
   const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : dirs.front() / "comparison";
   write_comparison(c, out);
+  write_report(c, dirs, out / "report.html");
   std::cout << comparison_markdown(c) << "\nwrote " << (out / "comparison.md").string()
-            << ", comparison.csv, "
-            << "comparison.json and plots\n";
+            << ", comparison.csv, comparison.json, report.html and plots\n";
   return 0;
 }
 

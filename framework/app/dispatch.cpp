@@ -26,8 +26,11 @@ struct Command {
 const Command kCommands[] = {
     {"train", run_train, "--recipe FILE [--set section.key=value]... [options]", "train a recipe"},
     {"plugins", run_plugins, "[NAME] [--plugin-path DIR]...", "list plugins, or one plugin's keys"},
-    {"sweep", run_sweep, "RECIPE [--shard i/n] [--dry-run] [--emit slurm]", "train every variant x seed"},
+    {"sweep", run_sweep, "RECIPE [--vary key=v1,v2]... [--shard i/n] [--dry-run]",
+     "train every variant x seed"},
     {"compare", run_compare, "DIR... [--out DIR] [--baseline VARIANT]", "compare runs over seeds"},
+    {"report", run_report, "DIR... [--out FILE] [--baseline VARIANT]",
+     "one self-contained HTML page of runs"},
     {"generate", run_generate, "RUN_DIR --prompt TEXT [--temperature T]", "sample text from a trained run"},
     {"export", run_export, "RUN_DIR --format safetensors", "write a run's weights and config"},
     {"visualize", run_visualize, "RUN_DIR [--layer L] [--seq-len N]",

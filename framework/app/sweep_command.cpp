@@ -6,6 +6,7 @@
 #include "sweep/run_sweep.hpp"
 #include "sweep/slurm.hpp"
 #include "sweep/sweep.hpp"
+#include "sweep/vary.hpp"
 
 #include <lab/error.hpp>
 
@@ -37,6 +38,8 @@ int run_sweep(int argc, char** argv) {
                                                  "TOML recipe with [sweep]")(
       "preset", po::value<std::string>(), "apply the recipe's [presets.NAME] overrides (before --set)")(
       "set,s", po::value<std::vector<std::string>>()->composing(), "override a key (repeatable)")(
+      "vary", po::value<std::vector<std::string>>()->composing(),
+      "add or replace a sweep axis: section.key=v1,v2,... (repeatable; after --set)")(
       "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
       "extra plugin folder (repeatable)")("shard", po::value<std::string>(),
                                           "run only shard i/n (0 <= i < n) of the runs")(
@@ -63,7 +66,9 @@ int run_sweep(int argc, char** argv) {
   if (vm.count("emit") && vm.count("shard")) throw InputError("--emit and --shard exclude each other");
 
   const std::string recipe_file = vm["recipe"].as<std::string>();
-  const std::vector<SweepRun> all = expand_sweep(recipe_of(vm));
+  Recipe recipe = recipe_of(vm);
+  for (const auto& axis : strings_of(vm, "vary")) apply_vary(recipe, axis);
+  const std::vector<SweepRun> all = expand_sweep(recipe);
   std::vector<SweepRun> runs = all;
   if (vm.count("shard")) runs = shard_runs(all, parse_shard(vm["shard"].as<std::string>()));
   const std::vector<std::string> plugin_paths = strings_of(vm, "plugin-path");
@@ -82,6 +87,7 @@ int run_sweep(int argc, char** argv) {
     job.command = {fs::read_symlink("/proc/self/exe").string(), "sweep", fs::absolute(recipe_file).string()};
     if (vm.count("preset")) job.command.push_back("--preset=" + vm["preset"].as<std::string>());
     for (const auto& s : strings_of(vm, "set")) job.command.push_back("--set=" + s);
+    for (const auto& v : strings_of(vm, "vary")) job.command.push_back("--vary=" + v);
     for (const auto& p : plugin_paths) job.command.push_back("--plugin-path=" + fs::absolute(p).string());
     job.sbatch = strings_of(vm, "sbatch");
     const fs::path out =

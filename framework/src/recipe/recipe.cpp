@@ -167,14 +167,7 @@ void Recipe::overlay(const std::map<std::string, Entry>& entries, const std::set
   for (const auto& [key, entry] : entries) entries_[key] = entry;
 }
 
-void Recipe::set(const std::string& assignment) {
-  auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw InputError("--set " + assignment + ": expected section.key=value");
-  std::string key = assignment.substr(0, eq);
-  std::string text = assignment.substr(eq + 1);
-  while (!key.empty() && key.back() == ' ') key.pop_back();
-  Location where{"--set", 0};
+Value Recipe::parse_value(const std::string& key, const std::string& text) {
   Value value = Value::of(text);
   try {
     toml::table tbl = toml::parse("v = " + text);
@@ -185,7 +178,16 @@ void Recipe::set(const std::string& assignment) {
   } catch (const toml::parse_error&) {
     // Not TOML: a bare word, taken as a string.
   }
-  entries_[key] = Entry{value, where};
+  return value;
+}
+
+void Recipe::set(const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("--set " + assignment + ": expected section.key=value");
+  std::string key = assignment.substr(0, eq);
+  while (!key.empty() && key.back() == ' ') key.pop_back();
+  entries_[key] = Entry{parse_value(key, assignment.substr(eq + 1)), Location{"--set", 0}};
 }
 
 void Recipe::apply_preset(const std::string& name) {

@@ -33,6 +33,9 @@ class Recipe {
   // Parses and applies "section.key=value". The value is TOML (1, 2.5, true, "x", [1, 2]); anything
   // that is not valid TOML is taken as a bare string, so --set attention.plugin=mla works.
   void set(const std::string& assignment);
+  // A --set value as `set` reads it: TOML when it parses (an inline table or nested array throws
+  // lab::InputError naming `key`), else the text as a string.
+  static Value parse_value(const std::string& key, const std::string& text);
   // Lays the overrides of [presets.<name>] over the recipe (after `extends`, before --set). Throws
   // lab::InputError naming the available presets when `name` is not one of them.
   void apply_preset(const std::string& name);

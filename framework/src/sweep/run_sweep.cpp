@@ -1,5 +1,7 @@
 #include "sweep/run_sweep.hpp"
 
+#include "sweep/eta.hpp"
+
 #include <lab/error.hpp>
 
 #include <map>
@@ -65,7 +67,9 @@ SweepPlan plan_sweep(const std::vector<SweepRun>& runs, const std::vector<std::s
 
 SweepOutcome run_sweep(const SweepPlan& plan, const TrainOptions& options, std::ostream& log) {
   SweepOutcome outcome;
-  size_t n = 0;
+  size_t n = 0, to_train = 0;
+  for (const auto& planned : plan.runs) to_train += state_of(planned.dir) != RunState::Finished;
+  SweepEta eta(to_train);
   for (const auto& planned : plan.runs) {
     ++n;
     const std::string head = "[" + std::to_string(n) + "/" + std::to_string(plan.runs.size()) + "] " +
@@ -81,12 +85,14 @@ SweepOutcome run_sweep(const SweepPlan& plan, const TrainOptions& options, std::
         << (state == RunState::Stopped  ? "resuming"
             : state == RunState::Broken ? "restarting"
                                         : "training")
-        << " in " << planned.dir.string() << "\n"
+        << " in " << planned.dir.string() << " | " << eta.describe() << "\n"
         << std::flush;
     TrainOptions run_options = options;
     run_options.resume = state == RunState::Stopped;
     run_options.overwrite = state == RunState::Broken;
+    eta.start_run();
     RunResult result = train(planned.config, run_options);
+    eta.finish_run();
     if (result.finished) {
       ++outcome.trained;
     } else {

@@ -7,6 +7,7 @@
 #include "run/files.hpp"
 #include "run/plots.hpp"
 #include "run/summary.hpp"
+#include "tensorboard/event_log.hpp"
 #include "train/checkpoint.hpp"
 #include "train/progress.hpp"
 #include "train/schedule.hpp"
@@ -24,6 +25,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <optional>
 
 namespace lab {
 
@@ -192,9 +194,11 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     created = true;
   }
   TrainingState state;
+  std::optional<TensorBoardLog> tensorboard;
   try {
+    const std::string resolved = to_toml(config.resolved);
     write_file_atomic(dir / "recipe.resolved.toml",
-                      "# Every key of this run, defaults filled in.\n" + to_toml(config.resolved));
+                      "# Every key of this run, defaults filled in.\n" + resolved);
     fs::copy_file(corpus.tokenizer.model_path(), dir / "tokenizer.model",
                   fs::copy_options::overwrite_existing);
     if (options.resume) {
@@ -204,6 +208,7 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     } else {
       std::ofstream(dir / "metrics.jsonl", std::ios::trunc);
     }
+    tensorboard.emplace(dir / "tb", resolved, read_json_lines(dir / "metrics.jsonl"));
   } catch (...) {
     if (created) fs::remove_all(dir);
     throw;
@@ -235,6 +240,7 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     line["step"] = state.step;
     line["tokens"] = state.tokens;
     line["wall_s"] = wall_before + seconds_since(wall_start);
+    line["time"] = unix_time();
     line["train_s"] = state.train_seconds;
     line["val_loss"] = result.loss;
     line["val_accuracy"] = result.accuracy;
@@ -245,7 +251,10 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     // Statistics measured on the evaluation batches (e.g. DSA recall) sit beside the training ones.
     if (!line.contains("stats")) line["stats"] = nlohmann::json::object();
     for (const auto& [k, v] : result.stats) line["stats"][k] = v;
-    if (!metrics_has_step(dir / "metrics.jsonl", state.step)) append_json_line(dir / "metrics.jsonl", line);
+    if (!metrics_has_step(dir / "metrics.jsonl", state.step)) {
+      append_json_line(dir / "metrics.jsonl", line);
+      tensorboard->append(line);
+    }
     char text[240];
     std::snprintf(
         text, sizeof text, "eval step %lld | %s val loss %.4f | acc %.4f | ppl %.2f | %lld docs",

@@ -1,0 +1,45 @@
+// lab report DIR...: report.html, one self-contained page of the finished runs under the folders.
+#include "command_line.hpp"
+#include "commands.hpp"
+
+#include "compare/comparison.hpp"
+#include "report/report_page.hpp"
+
+#include <lab/error.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace lab::app {
+
+int run_report(int argc, char** argv) {
+  po::options_description opts("lab report DIR... [options]");
+  opts.add_options()("help,h", "show this help")("dirs", po::value<std::vector<std::string>>()->composing(),
+                                                 "run, variant or experiment folders")(
+      "out,o", po::value<std::string>(), "the page to write (default: <first DIR>/report.html)")(
+      "baseline,b", po::value<std::string>(),
+      "variant the others are tested against (default: 'baseline' or the first)");
+  po::positional_options_description positional;
+  positional.add("dirs", -1);
+  auto vm = parse_command_line(argc, argv, opts, positional, "lab report");
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nCharts use uPlot, read from $LAB_UPLOT_DIR, <program dir>/share/lab/uplot or "
+                 "<program dir>/../share/lab/uplot.\n";
+    return 0;
+  }
+  if (!vm.count("dirs")) throw InputError("lab report: give at least one run folder (see lab report --help)");
+  std::vector<fs::path> dirs;
+  for (const auto& d : vm["dirs"].as<std::vector<std::string>>()) dirs.emplace_back(d);
+  Comparison c = compare_runs(find_runs(dirs), vm.count("baseline") ? vm["baseline"].as<std::string>() : "");
+  const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : dirs.front() / "report.html";
+  write_report(c, dirs, out);
+  std::cout << "wrote " << out.string() << "\n";
+  return 0;
+}
+
+}  // namespace lab::app
