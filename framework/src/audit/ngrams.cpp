@@ -45,19 +45,24 @@ NgramSet::NgramSet(const std::vector<int32_t>& stream, const std::vector<TokenSp
   hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
 }
 
-bool NgramSet::contains(uint64_t hash) const {
-  return std::binary_search(hashes_.begin(), hashes_.end(), hash);
-}
-
 NgramShare share_found(const std::vector<int32_t>& stream, const std::vector<TokenSpan>& documents, int n,
                        const std::vector<const NgramSet*>& references) {
   std::vector<uint64_t> hashes;
   append_ngram_hashes(stream, documents, n, hashes);
+  std::sort(hashes.begin(), hashes.end());
+  // Both sides sorted: one merge per reference marks the query hashes it holds.
+  std::vector<char> found(hashes.size(), 0);
+  for (const NgramSet* reference : references) {
+    const auto& ref = reference->sorted();
+    size_t r = 0;
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      while (r < ref.size() && ref[r] < hashes[i]) ++r;
+      if (r < ref.size() && ref[r] == hashes[i]) found[i] = 1;
+    }
+  }
   NgramShare share;
   share.ngrams = static_cast<int64_t>(hashes.size());
-  for (uint64_t h : hashes)
-    if (std::any_of(references.begin(), references.end(), [&](const NgramSet* s) { return s->contains(h); }))
-      ++share.found;
+  share.found = std::count(found.begin(), found.end(), 1);
   return share;
 }
 

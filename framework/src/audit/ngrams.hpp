@@ -15,12 +15,12 @@ using TokenSpan = std::pair<size_t, size_t>;
 // without EOS counts as a document too.
 std::vector<TokenSpan> document_spans(const std::vector<int32_t>& stream, int32_t eos);
 
-// A set of n-gram hashes, kept as a sorted vector: half the memory of a node-based hash set and
-// faster to build for the million-token streams of a corpus.
+// A set of n-gram hashes, kept as a sorted vector: a fraction of the memory of a node-based hash set,
+// and membership of a whole sorted query is one linear merge, for the million-token streams of a corpus.
 class NgramSet {
  public:
   NgramSet(const std::vector<int32_t>& stream, const std::vector<TokenSpan>& documents, int n);
-  bool contains(uint64_t hash) const;
+  const std::vector<uint64_t>& sorted() const { return hashes_; }
   size_t size() const { return hashes_.size(); }
 
  private:
