@@ -13,7 +13,7 @@ namespace lab {
 struct Config;
 
 // A validation loss more than this below ln V fails. With the default 16384 validation tokens the
-// standard error of the loss of a near-uniform model is about 0.003 nats, so the margin is over ten
+// standard error of the loss of a near-uniform model is under 0.001 nats, so the margin is dozens of
 // standard errors: a pass is not luck and a fail is not noise.
 constexpr double kLearningMargin = 0.05;
 
