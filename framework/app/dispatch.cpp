@@ -40,6 +40,8 @@ const Command kCommands[] = {
     {"eval", run_eval, "RUN_DIR [--seq-len N,...]", "evaluate a trained run at other lengths"},
     {"parity", run_parity, "FILE... [--attention NAME] [--kernel NAME]",
      "check plugins against reference outputs"},
+    {"audit", run_audit, "causality|data (--recipe FILE | RUN_DIR) [--json]",
+     "check causality, validation overlap and epochs"},
     {"profile", run_profile, "[--seq-lens 128,256,...] [--kernels a,b] ...",
      "time attention kernels across lengths"},
 };

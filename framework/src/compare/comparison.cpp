@@ -103,6 +103,52 @@ nlohmann::json versus_json(const VersusBaseline& vs) {
 
 std::string csv_number(const std::optional<double>& v) { return v ? fmt("%.10g", *v) : ""; }
 
+// Epochs, the worst causality verdict and every reason to distrust a variant, over its seeds.
+void summarize_audit(const Comparison& c, VariantResult& v) {
+  v.audit = kAuditPass;
+  auto note = [&](const std::string& text) {
+    if (std::find(v.audit_notes.begin(), v.audit_notes.end(), text) == v.audit_notes.end())
+      v.audit_notes.push_back(text);
+  };
+  for (size_t i : v.runs) {
+    const AuditStatus& a = c.records[i].audit;
+    v.epochs = std::max(v.epochs, a.epochs);
+    v.audit = worse_verdict(v.audit, a.causality);
+    for (const auto& f : a.failing) note("causality check failed: " + f);
+    for (const auto& w : a.data_warnings) note("data: " + w);
+  }
+}
+
+std::string epochs_cell(double epochs) { return epochs < 0 ? "n/a" : fmt("%.2f", epochs); }
+
+std::string audit_cell(const VariantResult& v) {
+  const bool data_warned = std::any_of(v.audit_notes.begin(), v.audit_notes.end(),
+                                       [](const std::string& n) { return n.rfind("data: ", 0) == 0; });
+  const std::string verdict = v.audit == kAuditFail ? "**FAIL**" : v.audit;
+  return verdict + (data_warned ? ", **data warning**" : "");
+}
+
+std::string audit_section(const Comparison& c) {
+  std::string md = "\n## Audit\n\n";
+  md +=
+      "Causality: `pass` = `lab audit causality RUN_DIR` passed its exact probe and learning check; "
+      "`pass (exact only)` = the exact probe every training run makes at its start passed; `unaudited` = "
+      "no probe recorded (a run from before the audit, or `audit.causality = false`); `FAIL` = positions "
+      "see later tokens, so the variant's figures are not a causal language model's. Epochs = passes over "
+      "the training tokens; more than 5, validation text found in training or duplicate documents are "
+      "data warnings. See docs/audit.md.\n\n";
+  bool any = false;
+  for (const auto& v : c.variants) {
+    if (!v.flagged()) continue;
+    any = true;
+    md += "- **" + v.name + "** (" + v.audit + ")";
+    for (const auto& n : v.audit_notes) md += "; " + n;
+    md += "\n";
+  }
+  if (!any) md += "No variant is flagged.\n";
+  return md;
+}
+
 }  // namespace
 
 DerivedPerplexity perplexity_of(const Summary& val_loss) {
@@ -141,6 +187,7 @@ Comparison compare_runs(std::vector<RunRecord> records, const std::string& basel
     v.peak_memory_mb = summarize(values_of(c, v, [](const RunRecord& r) { return r.peak_memory_mb; }));
     v.params_total = c.records[v.runs.front()].params_total;
     v.params_active = c.records[v.runs.front()].params_active;
+    summarize_audit(c, v);
   }
 
   auto named = [&](const std::string& name) {
@@ -196,14 +243,16 @@ std::string comparison_markdown(const Comparison& c) {
 
   md += "## Final validation metrics\n\n";
   md +=
-      "| variant | seeds | val loss | val accuracy | val perplexity = exp(mean loss) "
-      "|\n|---|---|---|---|---|\n";
+      "| variant | seeds | val loss | val accuracy | val perplexity = exp(mean loss) | epochs | audit "
+      "|\n|---|---|---|---|---|---|---|\n";
   for (const auto& v : c.variants) {
     std::string seeds;
     for (auto s : v.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(s);
     md += "| " + v.name + " | " + seeds + " | " + cell(v.val_loss, "%.4f") + " | " +
-          cell(v.val_accuracy, "%.4f") + " | " + cell(v.val_perplexity) + " |\n";
+          cell(v.val_accuracy, "%.4f") + " | " + cell(v.val_perplexity) + " | " + epochs_cell(v.epochs) +
+          " | " + audit_cell(v) + " |\n";
   }
+  md += audit_section(c);
   md += "\n## Cost\n\n";
   md +=
       "| variant | params total (M) | params active (M) | tokens/s | wall time (s) | peak memory (MB) |\n"
@@ -276,7 +325,7 @@ std::string comparison_csv(const Comparison& c) {
   for (const auto& m : quality_metrics())
     csv += std::string(",") + m.key + "_diff," + m.key + "_welch_t," + m.key + "_welch_df," + m.key + "_p," +
            m.key + "_cohens_d";
-  csv += ",baseline,best\n";
+  csv += ",baseline,best,epochs,audit,audit_notes\n";
   auto summary_cells = [&](const Summary& s) {
     csv += "," + fmt("%.10g", s.mean) + "," + csv_number(s.sd) + "," +
            csv_number(s.ci95_half ? std::optional<double>(s.mean - *s.ci95_half) : std::nullopt) + "," +
@@ -301,8 +350,12 @@ std::string comparison_csv(const Comparison& c) {
       csv += "," + csv_number(vs->welch ? std::optional<double>(vs->welch->p_value) : std::nullopt);
       csv += "," + csv_number(vs->cohens_d);
     }
+    std::string notes;
+    for (const auto& n : v.audit_notes) notes += (notes.empty() ? "" : "; ") + n;
+    std::replace(notes.begin(), notes.end(), '"', '\'');
     csv += std::string(",") + (v.name == c.baseline ? "true" : "false") + "," +
-           (v.name == c.best ? "true" : "false") + "\n";
+           (v.name == c.best ? "true" : "false") + "," + (v.epochs < 0 ? "" : fmt("%.10g", v.epochs)) + "," +
+           v.audit + ",\"" + notes + "\"\n";
   }
   return csv;
 }
@@ -320,7 +373,11 @@ nlohmann::json comparison_json(const Comparison& c) {
                            {"params_active", v.params_active},
                            {"tokens_per_s", summary_json(v.tokens_per_s)},
                            {"wall_seconds", summary_json(v.wall_seconds)},
-                           {"peak_memory_mb", summary_json(v.peak_memory_mb)}};
+                           {"peak_memory_mb", summary_json(v.peak_memory_mb)},
+                           {"epochs", v.epochs < 0 ? nlohmann::json(nullptr) : nlohmann::json(v.epochs)},
+                           {"audit", v.audit},
+                           {"audit_notes", v.audit_notes},
+                           {"flagged", v.flagged()}};
     nlohmann::json ppl = {{"value", v.val_perplexity.value}, {"derived_from", "val_loss"}};
     if (v.val_perplexity.ci95_low)
       ppl["ci95"] = {*v.val_perplexity.ci95_low, *v.val_perplexity.ci95_high};

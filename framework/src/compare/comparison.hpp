@@ -34,6 +34,10 @@ struct VariantResult {
   DerivedPerplexity val_perplexity;
   int64_t params_total = 0, params_active = 0;  // of the first seed (the same for every seed)
   std::optional<VersusBaseline> loss_vs_baseline, accuracy_vs_baseline;
+  double epochs = -1;                    // the most over its seeds; -1 when no run recorded them
+  std::string audit = kAuditUnaudited;   // the worst causality verdict over its seeds
+  std::vector<std::string> audit_notes;  // why it is flagged: failing checks, data warnings
+  bool flagged() const { return audit == kAuditFail || audit == kAuditUnaudited || !audit_notes.empty(); }
 };
 
 struct Comparison {

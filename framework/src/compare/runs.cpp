@@ -32,6 +32,7 @@ RunRecord read_run(const fs::path& dir) {
     r.tokens_per_s = j.value("tokens_per_s", 0.0);
     r.wall_seconds = j.value("wall_seconds", 0.0);
     r.peak_memory_mb = j.value("peak_memory_mb", 0.0);
+    r.audit = read_audit_status(j, dir);
   } catch (const nlohmann::json::exception& err) {
     throw InputError(file.string() + ": not a run summary (" + err.what() + ")");
   }

@@ -1,6 +1,8 @@
 // Finished runs found under folders, read from their summary.json and metrics.jsonl.
 #pragma once
 
+#include "compare/audit_status.hpp"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -19,6 +21,7 @@ struct RunRecord {
   int64_t params_total = 0, params_active = 0;
   double tokens_per_s = 0, wall_seconds = 0, peak_memory_mb = 0;
   std::vector<CurvePoint> curve;  // validation loss at each evaluation
+  AuditStatus audit;
 };
 
 // Every finished run (a folder with summary.json) at or below each of `dirs`, each once, sorted by

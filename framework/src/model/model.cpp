@@ -61,6 +61,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, ForwardState& state, co
     a = attention_->forward(attn_norm_(clock_ ? clock_->enter(x, "attention") : x), ctx);
     if (clock_) a = clock_->leave(a, "attention");
   }
+  if (capture_) capture_->attention.push_back(a);
   auto h = x + torch::dropout(a, dropout, is_training());
   std::string prefix = "moe.layer" + std::to_string(layer) + ".";
   torch::Tensor m;
@@ -69,6 +70,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, ForwardState& state, co
     m = moe_->forward(moe_norm_(clock_ ? clock_->enter(h, "moe") : h), state, prefix);
     if (clock_) m = clock_->leave(m, "moe");
   }
+  if (capture_) capture_->moe.push_back(m);
   return h + torch::dropout(m, dropout, is_training());
 }
 
@@ -108,9 +110,11 @@ LanguageModelImpl::LanguageModelImpl(const Config& config) {
   final_norm_ = register_module("final_norm", RMSNorm(dims.d_model));
 }
 
-void LanguageModelImpl::initialize(double std) {
+void LanguageModelImpl::initialize(double std) { initialize_parameters(*this, std); }
+
+void initialize_parameters(torch::nn::Module& module, double std) {
   torch::NoGradGuard no_grad;
-  for (auto& p : named_parameters()) {
+  for (auto& p : module.named_parameters()) {
     const std::string& name = p.key();
     auto& t = p.value();
     if (t.dim() >= 2)
@@ -135,7 +139,9 @@ torch::Tensor LanguageModelImpl::forward_hidden(const torch::Tensor& tokens, For
   torch::Tensor x;
   {
     ComponentClock::Scope timing(clock_, "embedding");
-    x = torch::dropout(embed_(tokens), dropout_, is_training());
+    x = embed_(tokens);
+    if (capture_) capture_->embedding = x;
+    x = torch::dropout(x, dropout_, is_training());
   }
   KernelArgs args = kernel_args_;
   args.training = is_training();
@@ -151,6 +157,11 @@ void LanguageModelImpl::set_component_clock(ComponentClock* clock) {
     block->set_component_clock(clock);
     block->moe()->set_component_clock(clock);
   }
+}
+
+void LanguageModelImpl::set_capture(ModelCapture* capture) {
+  capture_ = capture;
+  for (auto& block : block_list_) block->set_capture(capture);
 }
 
 void LanguageModelImpl::set_sparse_mode(const std::string& mode) {

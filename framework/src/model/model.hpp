@@ -14,11 +14,19 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace lab {
 
 struct Config;
 class ComponentClock;
+
+// Intermediate tensors of one forward pass, for the causality audit: the embedding output (before
+// dropout) and each block's attention and MoE outputs, all [B, T, d_model] and still in the graph.
+struct ModelCapture {
+  torch::Tensor embedding;
+  std::vector<torch::Tensor> attention, moe;
+};
 
 class BlockImpl : public torch::nn::Module {
  public:
@@ -28,9 +36,11 @@ class BlockImpl : public torch::nn::Module {
   Sparse* sparse() { return sparse_.get(); }
   MoE& moe() { return moe_; }
   void set_component_clock(ComponentClock* clock) { clock_ = clock; }
+  void set_capture(ModelCapture* capture) { capture_ = capture; }
 
  private:
   ComponentClock* clock_ = nullptr;
+  ModelCapture* capture_ = nullptr;
   RMSNorm attn_norm_{nullptr}, moe_norm_{nullptr};
   AttentionPtr attention_;
   SparsePtr sparse_;
@@ -54,9 +64,12 @@ class LanguageModelImpl : public torch::nn::Module {
   // Times embedding, attention, MoE (router apart) and head, forward and backward, into `clock`
   // (nullptr: off). For lab bench on CPU.
   void set_component_clock(ComponentClock* clock);
+  // Records intermediate tensors of every following forward pass into `capture` (nullptr: off).
+  void set_capture(ModelCapture* capture);
 
  private:
   ComponentClock* clock_ = nullptr;
+  ModelCapture* capture_ = nullptr;
   torch::nn::Embedding embed_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
   RMSNorm final_norm_{nullptr};
@@ -67,6 +80,10 @@ class LanguageModelImpl : public torch::nn::Module {
   double dropout_ = 0;
 };
 TORCH_MODULE(LanguageModel);
+
+// Normal(0, std) for matrices, zeros for biases, ones for norm weights: the core's initialisation of a
+// model or of one plugin module on its own.
+void initialize_parameters(torch::nn::Module& module, double std);
 
 // Parameter group ("embedding", "attention", "sparse", "router", "experts", "norms") of a parameter name.
 std::string parameter_group(const std::string& name);

@@ -72,6 +72,7 @@ struct Config {
   TrainConfig train;
   EvalConfig eval;
   std::string runs_dir;
+  bool audit_causality = true;  // the exact causality probe before training (lab audit's check a)
   std::vector<std::string> plugin_paths;
   std::vector<int64_t> seeds;
   std::map<std::string, Entry> resolved;  // every key, defaults filled: recipe.resolved.toml

@@ -253,6 +253,7 @@ class Resolver {
     c.eval.batch_size = int_of("eval.batch_size") == 0 ? t.batch_size : int_of("eval.batch_size");
     set_resolved("eval.batch_size", Value::of(c.eval.batch_size), source_of("eval.batch_size"));
     c.runs_dir = string_of("run.dir");
+    c.audit_causality = value("audit.causality").b;
     for (const auto& s : value("seeds").list) c.seeds.push_back(s.i);
 
     build_stages();

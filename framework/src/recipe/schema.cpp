@@ -74,6 +74,9 @@ const std::vector<KeySpec>& core_keys() {
       key("eval.every", Value::of(int64_t{100}), "steps between evaluations (and one at the end)"),
       key("eval.max_batches", Value::of(int64_t{0}), "validation batches per evaluation; 0: all"),
       key("eval.batch_size", Value::of(int64_t{0}), "validation batch size; 0: train.batch_size"),
+      key("audit.causality", Value::of(true),
+          "probe the model for positions that see later tokens before training (seconds); summary.json "
+          "records the verdict"),
       key("run.dir", Value::of("runs"), "root of run directories (relative to the working directory)"),
   };
   return keys;

@@ -44,13 +44,17 @@ LoadedRun load_run(const fs::path& dir, const LoadRunOptions& options) {
   Recipe recipe = Recipe::load(recipe_file);
   for (const auto& assignment : options.sets) recipe.set(assignment);
   run.config = resolve_config(recipe, options.plugin_paths, *run.registry);
-  const fs::path source = original_recipe(dir);
-  if (!source.empty()) run.config.recipe_file = source;
+  run.config.recipe_file = run_recipe_file(dir, run.config.recipe_file);
 
   run.model = LanguageModel(run.config);
   load_model(weights, run.model);
   run.model->eval();
   return run;
+}
+
+fs::path run_recipe_file(const fs::path& dir, const fs::path& fallback) {
+  const fs::path source = original_recipe(dir);
+  return source.empty() ? fallback : source;
 }
 
 Corpus load_run_corpus(const LoadedRun& run) {

@@ -30,6 +30,11 @@ struct LoadRunOptions {
 // Throws lab::InputError when the folder is not a run folder or the weights do not fit the model.
 LoadedRun load_run(const std::filesystem::path& dir, const LoadRunOptions& options = {});
 
+// The recipe file a run was trained from (summary.json names it; relative data paths resolve against
+// it), or `fallback` when the run has no summary.
+std::filesystem::path run_recipe_file(const std::filesystem::path& dir,
+                                      const std::filesystem::path& fallback);
+
 // The run's corpus, rebuilt exactly as training built it (same split, same cached tokenizer).
 Corpus load_run_corpus(const LoadedRun& run);
 

@@ -63,6 +63,7 @@ void write_summary(const std::filesystem::path& file, const RunFacts& f) {
       {"lab_version", LAB_VERSION},
       {"git_revision", git_revision()},
   };
+  if (!f.audit.is_null()) j["audit"] = f.audit;
   write_file_atomic(file, j.dump(2) + "\n");
 }
 

@@ -7,6 +7,8 @@
 #include "recipe/config.hpp"
 #include "train/checkpoint.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 
 namespace lab {
@@ -20,6 +22,7 @@ struct RunFacts {
   std::string device;
   int threads = 0;
   double tokens_per_s = 0;
+  nlohmann::json audit;  // {"data": ..., "causality": ...} from the audit at the start of the run
 };
 
 void write_summary(const std::filesystem::path& file, const RunFacts& facts);

@@ -1,5 +1,6 @@
 #include "train/trainer.hpp"
 
+#include "audit/run_audit.hpp"
 #include "data/batches.hpp"
 #include "data/corpus.hpp"
 #include "eval/evaluate.hpp"
@@ -25,6 +26,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <optional>
 
 namespace lab {
@@ -180,6 +182,10 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   LanguageModel model(config);
   model->initialize(config.init_std);
+  // Before the training stream is seeded: the probe seeds the generator itself.
+  const RunAudit audit = audit_run(config, corpus);
+  progress.line(audit.line);
+  for (const auto& w : audit.warnings) std::cerr << "lab: warning: " << w << "\n";
   model->to(device);
   torch::manual_seed(mix_seed(static_cast<uint64_t>(tc.seed)));
   std::vector<NamedParameter> named;
@@ -374,10 +380,13 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   facts.device = device.str();
   facts.threads = at::get_num_threads();
   facts.tokens_per_s = state.train_seconds > 0 ? state.tokens / state.train_seconds : 0;
+  facts.audit = audit.json;
   write_summary(dir / "summary.json", facts);
   fs::create_directories(dir / "plots");
   plot_training_curves(dir / "metrics.jsonl", dir / "plots" / "training_curves.png");
   progress.line("run folder: " + dir.string());
+  // Again at the end, where the final figures are read.
+  for (const auto& w : audit.warnings) std::cerr << "lab: warning: " << w << "\n";
   return RunResult{dir, true, state.step};
 }
 
