@@ -90,6 +90,18 @@ TEST(AuditCausality, LeakyKernelFailsTheExactAndTheLearningCheck) {
   EXPECT_LT(learning["val_loss"].get<double>(), learning["ln_vocab"].get<double>() - 1.0);
 }
 
+TEST(AuditCausality, SelectorThatSeesTheNextKeyFailsTheSparseSlot) {
+  auto audit =
+      lab_json("audit causality --recipe " + kBase + " --steps 100 --plugin-path " +
+                   std::string(LAB_TEST_FIXTURE_DIR) + "/peeking" +
+                   sets({"sparse.plugin=peeking_selector", "kernel.plugin=math", "model.d_model=32"}),
+               1);
+  EXPECT_FALSE(verdict(audit, "sparse")["passed"].get<bool>());
+  EXPECT_TRUE(verdict(audit, "kernel")["passed"].get<bool>());
+  EXPECT_FALSE(verdict(audit, "model")["passed"].get<bool>());
+  EXPECT_FALSE(audit["learning"][0]["passed"].get<bool>());
+}
+
 TEST(AuditCausality, TextReportsEachPluginAndExitsOneOnFailure) {
   auto o = run_lab("audit causality " + kBase + " --exact-only --plugin-path " + kLeakyDir +
                    sets({"kernel.plugin=leaky"}));

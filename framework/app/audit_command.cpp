@@ -59,8 +59,7 @@ int run_causality(int argc, char** argv) {
   const ModelFactory trained = source.is_run() ? trained_model(source.run_dir, vm, run) : nullptr;
 
   CausalityAudit audit;
-  for (const auto& change : setup.changes) audit.shape.push_back(change + " (smaller probe)");
-  for (const auto& kept : setup.kept) audit.shape.push_back(kept + " kept (the plugins refuse less)");
+  audit.shape = shape_lines(setup.shape);
   const Config& config = setup.config;
   audit.exact = exact_checks(
       config, ProbePlan::full(config.dims.seq_len, config.init_std, config.dims.d_model), trained);

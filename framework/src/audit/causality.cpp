@@ -109,6 +109,13 @@ std::vector<SlotVerdict> exact_checks(const Config& config, const ProbePlan& pla
   return out;
 }
 
+std::vector<std::string> shape_lines(const ProbeShape& shape) {
+  std::vector<std::string> lines;
+  for (const auto& change : shape.changes) lines.push_back(change + " (smaller probe)");
+  for (const auto& kept : shape.kept) lines.push_back(kept + " kept (the plugins refuse less)");
+  return lines;
+}
+
 nlohmann::json causality_json(const CausalityAudit& a) {
   nlohmann::json exact = nlohmann::json::array();
   for (const auto& v : a.exact) {

@@ -6,6 +6,7 @@
 #include "audit/component_probe.hpp"
 #include "audit/learning_check.hpp"
 #include "audit/model_probe.hpp"
+#include "audit/probe_config.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,9 @@ std::vector<std::string> sparse_modes(const Config& config);
 // when `trained` is given, for that model as it is (a run's trained weights).
 std::vector<SlotVerdict> exact_checks(const Config& config, const ProbePlan& plan,
                                       const ModelFactory& trained = nullptr);
+
+// "model.d_model 256 -> 64 (smaller probe)", "model.seq_len 128 kept (the plugins refuse less)".
+std::vector<std::string> shape_lines(const ProbeShape& shape);
 
 nlohmann::json causality_json(const CausalityAudit& audit);
 std::string causality_text(const CausalityAudit& audit);

@@ -2,35 +2,28 @@
 
 #include "registry/registry.hpp"
 
-#include <lab/error.hpp>
-
-#include <iostream>
-
 namespace lab {
 
 namespace {
 
-// Silences std::cerr while trial shapes are resolved: their warnings repeat the recipe's own.
-class QuietErrors {
- public:
-  QuietErrors() : saved_(std::cerr.rdbuf(nullptr)) {}
-  ~QuietErrors() {
-    std::cerr.rdbuf(saved_);
-    std::cerr.clear();
+// What resolve_config's shape checks ask of the plugins: none of their validators objects.
+bool plugins_accept(const Config& c) {
+  for (const SlotChoice* s : {&c.attention, &c.kernel, &c.rope, &c.router, &c.sparse, &c.dataset}) {
+    if (!s->descriptor || !s->descriptor->validate) continue;
+    Problems problems;
+    s->descriptor->validate(s->options, c.dims, problems);
+    if (!problems.empty()) return false;
   }
-
- private:
-  std::streambuf* saved_;
-};
-
-int64_t current(const Config& c, const std::string& key) {
-  if (key == "model.n_layers") return c.dims.n_layers;
-  if (key == "model.d_model") return c.dims.d_model;
-  return c.dims.seq_len;
+  return true;
 }
 
-std::vector<int64_t> candidates(const std::string& key, int64_t value) {
-  if (key == "model.n_layers") return value > 2 ? std::vector<int64_t>{2} : std::vector<int64_t>{};
+struct Dimension {
+  const char* key;
+  int64_t ModelDims::*field;
+};
+
+std::vector<int64_t> candidates(const Dimension& d, int64_t value) {
+  if (d.field == &ModelDims::n_layers) return value > 2 ? std::vector<int64_t>{2} : std::vector<int64_t>{};
   std::vector<int64_t> out;
   for (int64_t v = 64; v < value; v *= 2) out.push_back(v);
   return out;
@@ -38,32 +31,39 @@ std::vector<int64_t> candidates(const std::string& key, int64_t value) {
 
 }  // namespace
 
-ProbeSetup probe_setup(const Recipe& recipe, const std::vector<std::string>& plugin_paths,
-                       PluginRegistry& registry) {
-  ProbeSetup setup;
-  setup.config = resolve_config(recipe, plugin_paths, registry);
-  Recipe shrunk = recipe;
-  for (const std::string key : {"model.n_layers", "model.d_model", "model.seq_len"}) {
-    const int64_t original = current(setup.config, key);
-    const auto tries = candidates(key, original);
+ProbeShape shrink_for_probe(Config& config) {
+  ProbeShape shape;
+  for (const Dimension d :
+       {Dimension{"model.n_layers", &ModelDims::n_layers}, Dimension{"model.d_model", &ModelDims::d_model},
+        Dimension{"model.seq_len", &ModelDims::seq_len}}) {
+    const int64_t original = config.dims.*d.field;
+    const auto tries = candidates(d, original);
     bool done = tries.empty();
     for (int64_t v : tries) {
-      Recipe trial = shrunk;
-      trial.set(key + "=" + std::to_string(v));
-      try {
-        QuietErrors quiet;
-        setup.config = resolve_config(trial, plugin_paths, registry);
-      } catch (const InputError&) {
-        continue;
+      config.dims.*d.field = v;
+      if ((done = plugins_accept(config))) {
+        shape.changes.push_back(std::string(d.key) + " " + std::to_string(original) + " -> " +
+                                std::to_string(v));
+        break;
       }
-      shrunk = trial;
-      setup.changes.push_back(key + " " + std::to_string(original) + " -> " + std::to_string(v));
-      done = true;
-      break;
     }
-    if (!done) setup.kept.push_back(key + " " + std::to_string(original));
+    if (!done) {
+      config.dims.*d.field = original;
+      shape.kept.push_back(std::string(d.key) + " " + std::to_string(original));
+    }
   }
-  setup.config.dims.vocab_size = kProbeVocab;
+  // An expert width the recipe left to its default follows d_model, as resolving the shape would.
+  const auto d_ff = config.resolved.find("moe.d_ff");
+  if (d_ff != config.resolved.end() && d_ff->second.where.file.empty())
+    config.dims.d_ff = 4 * config.dims.d_model;
+  config.dims.vocab_size = kProbeVocab;
+  return shape;
+}
+
+ProbeSetup probe_setup(const Recipe& recipe, const std::vector<std::string>& plugin_paths,
+                       PluginRegistry& registry) {
+  ProbeSetup setup{resolve_config(recipe, plugin_paths, registry), {}};
+  setup.shape = shrink_for_probe(setup.config);
   return setup;
 }
 

@@ -12,17 +12,25 @@ namespace lab {
 
 class PluginRegistry;
 
-struct ProbeSetup {
-  Config config;                     // vocab_size set to kProbeVocab
-  std::vector<std::string> changes;  // "model.d_model 256 -> 64", one per key that was shrunk
-  std::vector<std::string> kept;     // keys left at the recipe's value because the plugins refuse less
+struct ProbeShape {
+  std::vector<std::string> changes;  // "model.d_model 256 -> 64", one per dimension that was shrunk
+  std::vector<std::string> kept;     // dimensions left at the recipe's value because a plugin refuses less
 };
 
 constexpr int64_t kProbeVocab = 64;
 
-// Resolves `recipe` as training would (InputError for a bad recipe), then shrinks model.n_layers to 2
-// and model.d_model and model.seq_len to the smallest of 64, 128, ... below the recipe's value that the
-// plugins' validators still accept (DSA's top_k must stay below seq_len, for one).
+// Shrinks config.dims in place: n_layers to 2, d_model and seq_len to the smallest of 64, 128, ... below
+// their value that every plugin's validator still accepts (DSA's top_k must stay below seq_len, MLA's
+// kv_lora_rank below d_model), and the vocabulary to kProbeVocab. Plugin keys stay as they are; an
+// expert width left to its default (4 x d_model) follows d_model.
+ProbeShape shrink_for_probe(Config& config);
+
+struct ProbeSetup {
+  Config config;
+  ProbeShape shape;
+};
+
+// Resolves `recipe` as training would (InputError for a bad recipe), then shrinks it for the probe.
 ProbeSetup probe_setup(const Recipe& recipe, const std::vector<std::string>& plugin_paths,
                        PluginRegistry& registry);
 

@@ -2,6 +2,7 @@
 
 #include "audit/causality.hpp"
 #include "audit/data_audit.hpp"
+#include "audit/probe_config.hpp"
 #include "recipe/config.hpp"
 
 #include <cstdio>
@@ -33,10 +34,13 @@ RunAudit audit_run(const Config& config, const Corpus& corpus) {
     run.line += " | causality probe off (audit.causality = false)";
     return run;
   }
+  Config probe = config;
   CausalityAudit audit;
-  audit.exact = exact_checks(config, ProbePlan::quick(config.dims.seq_len, config.init_std));
+  audit.shape = shape_lines(shrink_for_probe(probe));
+  audit.exact = exact_checks(probe, ProbePlan::quick(probe.dims.seq_len, probe.init_std));
   run.json["causality"] = causality_status(audit);
   run.json["causality"]["probes"] = audit.exact.empty() ? 0 : audit.exact.front().log.probes();
+  run.json["causality"]["shape"] = audit.shape;
   if (audit.exact_passed()) {
     run.line += " | causality: exact check passed";
   } else {

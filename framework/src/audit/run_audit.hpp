@@ -19,8 +19,9 @@ struct RunAudit {
   std::vector<std::string> warnings;  // one line each, for stderr
 };
 
-// `config` as the run trains it (vocab_size from its tokenizer). The probe uses its own seeds and
-// leaves the global generator reseeded: call it before the run seeds its training stream.
+// `config` as the run trains it. The probe builds its own models at the audit's small shape, seeds
+// them itself and leaves the global generator reseeded: call it before the run seeds its training
+// stream.
 RunAudit audit_run(const Config& config, const Corpus& corpus);
 
 }  // namespace lab
