@@ -1,5 +1,7 @@
 #include "audit/causality.hpp"
 
+#include "util/format.hpp"
+
 #include "audit/slot_probes.hpp"
 #include "recipe/config.hpp"
 
@@ -9,12 +11,6 @@
 namespace lab {
 
 namespace {
-
-std::string fmt(const char* format, double v) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, v);
-  return text;
-}
 
 SlotVerdict verdict(const std::string& slot, const std::string& plugin, const std::string& mode,
                     ChangeLog log) {

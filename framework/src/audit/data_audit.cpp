@@ -1,5 +1,7 @@
 #include "audit/data_audit.hpp"
 
+#include "util/format.hpp"
+
 #include "audit/ngrams.hpp"
 #include "recipe/config.hpp"
 #include "util/hash.hpp"
@@ -10,12 +12,6 @@
 namespace lab {
 
 namespace {
-
-std::string fmt(const char* format, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
-}
 
 std::string percent(double share) { return fmt("%.1f%%", 100.0 * share); }
 

@@ -1,5 +1,7 @@
 #include "audit/run_audit.hpp"
 
+#include "util/format.hpp"
+
 #include "audit/causality.hpp"
 #include "audit/data_audit.hpp"
 #include "audit/probe_config.hpp"
@@ -8,16 +10,6 @@
 #include <cstdio>
 
 namespace lab {
-
-namespace {
-
-std::string fmt(const char* format, double v) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, v);
-  return text;
-}
-
-}  // namespace
 
 RunAudit audit_run(const Config& config, const Corpus& corpus) {
   RunAudit run;

@@ -1,5 +1,7 @@
 #include "compare/comparison.hpp"
 
+#include "util/format.hpp"
+
 #include <lab/error.hpp>
 
 #include <algorithm>
@@ -12,12 +14,6 @@
 namespace lab {
 
 namespace {
-
-std::string fmt(const char* format, double v) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, v);
-  return text;
-}
 
 using Metric = std::function<double(const RunRecord&)>;
 

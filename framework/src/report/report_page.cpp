@@ -1,5 +1,7 @@
 #include "report/report_page.hpp"
 
+#include "util/format.hpp"
+
 #include "report/chart_script.hpp"
 #include "report/curves.hpp"
 #include "report/html.hpp"
@@ -31,12 +33,6 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; 
 .no-charts { background: #fff3cd; border: 1px solid #e0c060; padding: .6em; }
 .meta { color: #555; }
 )css";
-
-std::string fmt(const char* format, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
-}
 
 std::string now_text() {
   const std::time_t t = std::time(nullptr);
