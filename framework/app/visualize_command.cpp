@@ -137,6 +137,15 @@ int run_visualize(int argc, char** argv) {
                           {"window", window},      {"sparsity", 1.0 - kept / causal_pairs},
                           {"selected_keys", kept}, {"causal_pairs", causal_pairs},
                           {"distance_mean", mean}, {"distance_std", spread}};
+  // A reduced-precision indexer also reports the keys it shares with the fp32 selection.
+  if (auto it = state.inspected.find("selected_fp32"); it != state.inspected.end()) {
+    auto exact = it->second[0];
+    auto kept_too = chosen.gt(0).gather(1, exact.clamp_min(0)).logical_and(exact.ge(0));
+    const double recall = kept_too.sum().item<double>() / exact.ge(0).sum().item<double>();
+    stats["index_recall"] = recall;
+    std::printf("layer %lld: reduced-precision selection keeps %.4f of the fp32 selection's keys\n",
+                static_cast<long long>(layer), recall);
+  }
   write_file_atomic(plots / ("attention_layer" + std::to_string(layer) + ".json"), stats.dump(2) + "\n");
   std::printf(
       "layer %lld: sparsity %.3f (%g of %g causal pairs kept), attention distance %.1f +- %.1f tokens\n",

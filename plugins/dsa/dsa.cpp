@@ -2,6 +2,7 @@
 // shared by all heads, and attention runs over those keys only. Two training modes: "warmup" (dense
 // attention, the indexer learns the head-summed attention distribution) and "sparse" (the default).
 #include "indexer.hpp"
+#include "low_precision.hpp"
 #include "selected_scores.hpp"
 #include "sparse_attention.hpp"
 #include "statistics.hpp"
@@ -16,6 +17,7 @@ namespace {
 struct Settings {
   int64_t top_k, heads, dim, rope_dim, block;
   double kl_weight;
+  dsa::IndexPrecision precision;
 };
 
 class DeepSeekSparse : public lab::Sparse {
@@ -39,8 +41,11 @@ class DeepSeekSparse : public lab::Sparse {
     dsa::PickedScores picked;
     {
       torch::NoGradGuard no_grad;
-      // The selection computes the selected keys' scores anyway; the indexer loss reuses them.
-      idx = dsa::select_keys(heads, settings_.top_k, settings_.block, learn && !warmup_ ? &picked : nullptr);
+      // The selection computes the selected keys' scores anyway; the indexer loss reuses them, unless
+      // they were computed at reduced precision.
+      const bool reuse = learn && !warmup_ && settings_.precision == dsa::IndexPrecision::Fp32;
+      idx = dsa::select_keys(dsa::at_precision(heads, settings_.precision), settings_.top_k, settings_.block,
+                             reuse ? &picked : nullptr);
     }
     if (warmup_) {
       out = dense.attend(q, k, v, args);
@@ -58,7 +63,7 @@ class DeepSeekSparse : public lab::Sparse {
         state.add_loss(prefix_ + "indexer_kl", settings_.kl_weight * dsa::indexer_kl(p, scores, idx.ge(0)));
       }
     }
-    if (!state.training) add_stats(q, k, idx, probs, args.scale, state);
+    if (!state.training) add_stats(heads, q, k, idx, probs, args.scale, state);
     return out;
   }
 
@@ -73,15 +78,20 @@ class DeepSeekSparse : public lab::Sparse {
                                                const torch::Tensor& k, const lab::KernelArgs& args) override {
     torch::NoGradGuard no_grad;
     const dsa::IndexerHeads heads = indexer_->project(x);
-    auto idx = dsa::select_keys(heads, settings_.top_k, settings_.block);
+    auto idx =
+        dsa::select_keys(dsa::at_precision(heads, settings_.precision), settings_.top_k, settings_.block);
     auto probs = dsa::sparse_attention(q, k, torch::zeros_like(k.narrow(-1, 0, 1)), idx, args.scale).second;
     // Weighted sparse attention laid out as [B, T, S] for pictures.
     auto weights = torch::zeros({q.size(0), q.size(2), k.size(2)}, probs.options());
     weights.scatter_add_(2, idx.clamp_min(0), probs.mean(1).masked_fill(idx.lt(0), 0.0));
-    return {{"scores", dsa::index_scores(heads)},
-            {"head_scores", dsa::head_scores(heads)},
-            {"selected", idx},
-            {"weights", weights}};
+    std::map<std::string, torch::Tensor> inspected = {{"scores", dsa::index_scores(heads)},
+                                                      {"head_scores", dsa::head_scores(heads)},
+                                                      {"selected", idx},
+                                                      {"weights", weights}};
+    // What the selection would have been in fp32, for the reduced-precision selection's recall.
+    if (settings_.precision != dsa::IndexPrecision::Fp32)
+      inspected["selected_fp32"] = dsa::select_keys(heads, settings_.top_k, settings_.block);
+    return inspected;
   }
 
  private:
@@ -94,8 +104,8 @@ class DeepSeekSparse : public lab::Sparse {
     return dsa::indexer_kl(p, scores, scores.isneginf().logical_not());
   }
 
-  void add_stats(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& idx,
-                 torch::Tensor probs, double scale, lab::ForwardState& state) {
+  void add_stats(const dsa::IndexerHeads& heads, const torch::Tensor& q, const torch::Tensor& k,
+                 const torch::Tensor& idx, torch::Tensor probs, double scale, lab::ForwardState& state) {
     torch::NoGradGuard no_grad;
     if (!probs.defined())
       probs = dsa::sparse_attention(q, k, torch::zeros_like(k.narrow(-1, 0, 1)), idx, scale).second;
@@ -104,6 +114,10 @@ class DeepSeekSparse : public lab::Sparse {
     state.add_stat(prefix_ + "distance_mean", stats.distance_mean);
     state.add_stat(prefix_ + "distance_std", stats.distance_std);
     state.add_stat(prefix_ + "recall", stats.recall);
+    // A reduced-precision selection: the share of the keys an fp32 selection picks that it kept too.
+    if (settings_.precision != dsa::IndexPrecision::Fp32)
+      state.add_stat(prefix_ + "index_recall",
+                     dsa::selection_recall(idx, dsa::select_keys(heads, settings_.top_k, settings_.block)));
   }
 
   Settings settings_;
@@ -113,9 +127,13 @@ class DeepSeekSparse : public lab::Sparse {
 };
 
 Settings settings_of(const lab::Options& options) {
-  return Settings{options.get_int("top_k"),        options.get_int("index_heads"),
-                  options.get_int("index_dim"),    options.get_int("index_rope_dim"),
-                  options.get_int("select_block"), options.get_float("kl_weight")};
+  return Settings{options.get_int("top_k"),
+                  options.get_int("index_heads"),
+                  options.get_int("index_dim"),
+                  options.get_int("index_rope_dim"),
+                  options.get_int("select_block"),
+                  options.get_float("kl_weight"),
+                  dsa::index_precision(options.get_string("index_precision"))};
 }
 
 lab::SparsePtr make(const lab::Options& options, const lab::ModelDims& dims) {
@@ -123,6 +141,13 @@ lab::SparsePtr make(const lab::Options& options, const lab::ModelDims& dims) {
 }
 
 void validate(const lab::Options& options, const lab::ModelDims& dims, lab::Problems& problems) {
+  try {
+    dsa::index_precision(options.get_string("index_precision"));
+  } catch (const lab::InputError&) {
+    problems.push_back({"index_precision",
+                        "expected fp32, bf16 or fp8, got '" + options.get_string("index_precision") + "'"});
+    return;
+  }
   const Settings s = settings_of(options);
   auto at_least = [&](const char* key, int64_t value, int64_t low) {
     if (value < low)
@@ -161,6 +186,8 @@ const lab::PluginDescriptor* descriptor() {
          "leading indexer dims rotated (half-split) with the model's [rope] plugin and settings; 0: none"},
         {"kl_weight", lab::Value::of(1.0), "weight of the indexer's KL loss (it trains only the indexer)"},
         {"select_block", lab::Value::of(int64_t{256}), "queries scored at a time when selecting keys"},
+        {"index_precision", lab::Value::of("fp32"),
+         "precision of the indexer's q.k in the selection: fp32, bf16, or fp8 (e4m3, a scale per token)"},
     };
     p.validate = validate;
     p.make_sparse = make;

@@ -43,6 +43,7 @@ torch::Tensor score_block(const IndexerHeads& h, int64_t t0, int64_t rows, int64
     auto part = w.select(2, j).unsqueeze(-1) * torch::relu(torch::matmul(q.select(2, j), k.transpose(1, 2)));
     total = total.defined() ? total + part : part;
   }
+  if (h.k_scale.defined()) total = total * h.k_scale.narrow(1, 0, keys).unsqueeze(1);
   return total;
 }
 
@@ -156,8 +157,8 @@ void top_keys(const T* score, int64_t visible, int64_t width, std::vector<T>& sc
 // row as Σ_j w_j·ReLU(q_j·k), causal keys only, then the row's top keys after the -1 padding; with
 // `picked`, also the selected keys' scores and, with `products`, their per-head q·k (0 for padding).
 template <typename T>
-void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int64_t t0, int64_t t1,
-                 int64_t offset, int64_t width, int64_t* out, T* picked, T* products) {
+void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, const T* key_scale, int64_t t0,
+                 int64_t t1, int64_t offset, int64_t width, int64_t* out, T* picked, T* products) {
   const int64_t heads = q.size(1), s_len = k.size(0), rows = t1 - t0;
   const int64_t keys = std::clamp<int64_t>(t1 + offset, 0, s_len);  // the last row's horizon
   torch::Tensor r;
@@ -178,6 +179,8 @@ void select_rows(const torch::Tensor& q, const torch::Tensor& k, const T* w, int
       const T* rj = rp + (i * heads + j) * keys;
       for (int64_t s = 0; s < visible; ++s) score[s] += wj * std::max(rj[s], T(0));
     }
+    if (key_scale)
+      for (int64_t s = 0; s < visible; ++s) score[s] *= key_scale[s];
     // A diverged indexer (NaN) must still give a well-formed selection: NaN ranks lowest.
     for (int64_t s = 0; s < visible; ++s)
       if (std::isnan(score[s])) score[s] = -std::numeric_limits<T>::infinity();
@@ -202,13 +205,16 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, PickedScores
   }
   // Detached: the products below run on worker threads, where the caller's no-grad guard does not reach.
   auto q = h.q.detach().contiguous(), k = h.k.detach().contiguous(), w = h.w.detach().contiguous();
+  auto key_scale =
+      h.k_scale.defined() ? h.k_scale.detach().to(q.scalar_type()).contiguous() : torch::Tensor();
   const int64_t runs = (t + kSelectRows - 1) / kSelectRows;
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "dsa_select_keys", [&] {
     at::parallel_for(0, batch * runs, 1, [&](int64_t begin, int64_t end) {
       torch::NoGradGuard no_grad;
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / runs, t0 = (task % runs) * kSelectRows, t1 = std::min(t, t0 + kSelectRows);
-        select_rows(q[b], k[b], w[b].data_ptr<scalar_t>(), t0, t1, offset, width,
+        select_rows(q[b], k[b], w[b].data_ptr<scalar_t>(),
+                    key_scale.defined() ? key_scale[b].data_ptr<scalar_t>() : nullptr, t0, t1, offset, width,
                     out.data_ptr<int64_t>() + b * t * width,
                     picked ? picked->scores.data_ptr<scalar_t>() + b * t * width : nullptr,
                     picked ? picked->products.data_ptr<scalar_t>() + b * t * width * heads : nullptr);
@@ -221,7 +227,8 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, PickedScores
 // Reduced precision (bf16, fp16 under autocast) on CPU: the selection runs on fp32 copies; what it
 // picked stays fp32, the type selected_scores computes in.
 torch::Tensor select_keys_cpu_fp32(const IndexerHeads& h, int64_t width, PickedScores* picked) {
-  const IndexerHeads wide{h.q.to(torch::kFloat32), h.k.to(torch::kFloat32), h.w.to(torch::kFloat32)};
+  const IndexerHeads wide{h.q.to(torch::kFloat32), h.k.to(torch::kFloat32), h.w.to(torch::kFloat32),
+                          h.k_scale.defined() ? h.k_scale.to(torch::kFloat32) : torch::Tensor()};
   return select_keys_cpu(wide, width, picked);
 }
 

@@ -10,9 +10,10 @@
 namespace dsa {
 
 // The indexer's view of a sequence: q [B, T, HI, dI] and k [B, S, dI] (rotary part first, half-split),
-// w [B, T, HI] already scaled by (HI·dI)^(-1/2).
+// w [B, T, HI] already scaled by (HI·dI)^(-1/2); k_scale [B, S], when defined, multiplies each key's
+// score after the heads are summed (the key scales of a quantised indexer).
 struct IndexerHeads {
-  torch::Tensor q, k, w;
+  torch::Tensor q, k, w, k_scale;
 };
 
 class IndexerImpl : public torch::nn::Module {

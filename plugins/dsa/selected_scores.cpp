@@ -91,7 +91,7 @@ class SelectedScores : public torch::autograd::Function<SelectedScores> {
                                const torch::Tensor& w, const torch::Tensor& idx, const torch::Tensor& known,
                                const torch::Tensor& products) {
     ctx->save_for_backward({q, k, w, idx, products});
-    if (known.defined()) return known.clone();
+    if (known.numel() > 0) return known.clone();
     const Dims n = dims_of(q, k, idx);
     auto out = torch::zeros({n.batch, n.t, n.k}, q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "dsa_selected_scores", [&] {
@@ -128,7 +128,7 @@ class SelectedScores : public torch::autograd::Function<SelectedScores> {
       auto* gqp = gq.data_ptr<scalar_t>();
       auto* gwp = gw.data_ptr<scalar_t>();
       auto* gkp = gk_parts.data_ptr<scalar_t>();
-      const scalar_t* pp = products.defined() ? products.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* pp = products.numel() > 0 ? products.data_ptr<scalar_t>() : nullptr;
       at::parallel_for(0, n.batch * n.t, 16, [&](int64_t begin, int64_t end) {
         scalar_t* gk = gkp + at::get_thread_num() * n.batch * n.s * n.dim;
         for (int64_t bt = begin; bt < end; ++bt) {
@@ -150,9 +150,11 @@ torch::Tensor selected_scores(const torch::Tensor& q, const torch::Tensor& k, co
   if (q.device().is_cpu()) {
     const auto acc = torch::promote_types(q.scalar_type(), torch::kFloat32);
     const bool reuse = known.scores.defined() && known.scores.scalar_type() == acc;
+    // Autograd functions take defined tensors only: "nothing known" is an empty one.
+    const auto none = torch::empty({0}, q.options().dtype(acc));
     return SelectedScores::apply(q.to(acc).contiguous(), k.to(acc).contiguous(), w.to(acc).contiguous(),
-                                 idx.to(torch::kInt64).contiguous(), reuse ? known.scores : torch::Tensor(),
-                                 reuse ? known.products : torch::Tensor());
+                                 idx.to(torch::kInt64).contiguous(), reuse ? known.scores : none,
+                                 reuse ? known.products : none);
   }
   // Other devices: gather the selected keys (memory B·T·K·dI).
   const int64_t b = idx.size(0), t = idx.size(1), n = idx.size(2);
