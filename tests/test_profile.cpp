@@ -22,7 +22,7 @@ TEST(Profile, WritesTableAndJsonAndFlash2HoldsLessThanMath) {
       dir.string());
   ASSERT_EQ(o.code, 0) << o.output;
   EXPECT_NE(o.output.find("fwd+bwd ms"), std::string::npos) << o.output;
-  EXPECT_NE(o.output.find("flash2      256"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("flash2          256"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("GEMM peak"), std::string::npos) << o.output;
 
   std::ifstream in(dir / "profile.json");
@@ -49,6 +49,37 @@ TEST(Profile, WritesTableAndJsonAndFlash2HoldsLessThanMath) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Profile, SparsePluginIsTimedBesideTheDenseKernelsWithItsSpeedUp) {
+  const auto dir = lab::test::temp_dir("profile-sparse");
+  const auto o = run_profile(
+      "--seq-lens 96,200 --kernels math --heads 2 --head-dim 16 --repeats 2 --sparse dsa --top-k 32 "
+      "--option dsa.index_precision=fp8 --out " +
+      dir.string());
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_NE(o.output.find("dsa k=32"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("dsa k=32     vs math     T=200"), std::string::npos) << o.output;
+  std::ifstream in(dir / "profile.json");
+  const auto json = nlohmann::json::parse(in);
+  ASSERT_EQ(json["rows"].size(), 4u);
+  std::map<std::string, nlohmann::json> at200;
+  for (const auto& row : json["rows"]) {
+    ASSERT_FALSE(row.contains("error")) << row.dump();
+    EXPECT_GE(row["forward_backward_spread"].get<double>(), 0);
+    if (row["seq_len"] == 200) at200[row["kernel"].get<std::string>()] = row;
+  }
+  ASSERT_EQ(at200.size(), 2u);
+  // Useful FLOPs: 32 keys per query after the first 32 queries, against all 200·201/2 causal pairs.
+  const double dense_pairs = 200.0 * 201 / 2, sparse_pairs = 32.0 * 33 / 2 + 168.0 * 32;
+  const auto& d = at200["math"];
+  const auto& sp = at200["dsa k=32"];
+  EXPECT_NEAR(sp["forward_gflops"].get<double>() * sp["forward_ms"].get<double>() /
+                  (d["forward_gflops"].get<double>() * d["forward_ms"].get<double>()),
+              sparse_pairs / dense_pairs, 1e-9);
+  // Sparse attention keeps [B, H, T, k] probabilities, math the whole [B, H, T, T].
+  EXPECT_LT(sp["held_mib"].get<double>(), d["held_mib"].get<double>() + 0.5);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Profile, BadFlagsExitTwoWithOneLineAndWriteNothing) {
   const auto dir = lab::test::temp_dir("profile-bad") / "out";
   const std::map<std::string, std::string> cases = {
@@ -56,12 +87,16 @@ TEST(Profile, BadFlagsExitTwoWithOneLineAndWriteNothing) {
       {"--kernels math,nope", "'nope'"},
       {"--dtype int8", "int8"},
       {"--heads 0", "--heads"},
-      {"--kernels flash2 --option math.block_q=9", "not in --kernels"},
+      {"--kernels flash2 --option math.block_q=9", "neither in --kernels"},
       {"--option math.block_q=9", "no key 'block_q'"},
       {"--option flash2.tile=9", "no key 'tile'"},
       {"--option flash2.block_q=big", "'big'"},
       {"--option flash2.block_q=0", "must be in"},
-      {"--option block_q", "KERNEL.KEY=VALUE"}};
+      {"--option block_q", "PLUGIN.KEY=VALUE"},
+      {"--sparse nope", "'nope'"},
+      {"--sparse dsa --top-k 0", "--top-k"},
+      {"--sparse dsa --option dsa.index_precision=fp4", "fp4"},
+      {"--option dsa.top_k=4", "neither in --kernels"}};
   for (const auto& [flags, named] : cases) {
     const auto o = run_profile(flags + " --out " + dir.string());
     EXPECT_EQ(o.code, 2) << flags << ": " << o.output;

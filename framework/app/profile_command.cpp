@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "profile_measure.hpp"
 #include "profile_report.hpp"
+#include "profile_sparse.hpp"
 #include "recipe/recipe.hpp"
 #include "registry/registry.hpp"
 #include "train/benchmark.hpp"
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -75,22 +77,23 @@ void require_positive(const po::variables_map& vm, const char* flag) {
   if (vm[flag].as<int64_t>() < 1) throw InputError(std::string("--") + flag + " must be at least 1");
 }
 
-// "--option flash2.block_q=128": a key of one of the profiled kernels, typed like its default.
-void apply_option(const std::string& text, const std::vector<std::string>& names,
-                  std::map<std::string, std::map<std::string, Value>>& overrides,
-                  const PluginRegistry& registry) {
+// "--option flash2.block_q=128": a key of one of the profiled plugins (the --kernels and the --sparse
+// plugin), typed like its default.
+void apply_option(const std::string& text, const std::map<std::string, const PluginDescriptor*>& profiled,
+                  std::map<std::string, std::map<std::string, Value>>& overrides) {
   const auto dot = text.find('.'), eq = text.find('=');
   if (dot == std::string::npos || eq == std::string::npos || dot > eq || dot == 0 || eq == dot + 1)
-    throw InputError("--option '" + text + "': expected KERNEL.KEY=VALUE, e.g. flash2.block_q=128");
+    throw InputError("--option '" + text + "': expected PLUGIN.KEY=VALUE, e.g. flash2.block_q=128");
   const std::string name = text.substr(0, dot), key = text.substr(dot + 1, eq - dot - 1),
                     raw = text.substr(eq + 1);
-  if (std::find(names.begin(), names.end(), name) == names.end())
-    throw InputError("--option '" + text + "': kernel '" + name + "' is not in --kernels");
-  const auto& plugin = registry.require(Slot::Kernel, name);
+  const auto found = profiled.find(name);
+  if (found == profiled.end())
+    throw InputError("--option '" + text + "': plugin '" + name + "' is neither in --kernels nor --sparse");
+  const auto& plugin = *found->second;
   const auto spec =
       std::find_if(plugin.keys.begin(), plugin.keys.end(), [&](const auto& k) { return k.name == key; });
   if (spec == plugin.keys.end())
-    throw InputError("--option '" + text + "': kernel '" + name + "' has no key '" + key + "' (lab plugins " +
+    throw InputError("--option '" + text + "': plugin '" + name + "' has no key '" + key + "' (lab plugins " +
                      name + " lists its keys)");
   // The value reads as --set reads recipe values (TOML, or a bare string), then must fit the key's type.
   Recipe scratch = Recipe::empty();
@@ -120,7 +123,10 @@ int run_profile(int argc, char** argv) {
       "repeats", po::value<int64_t>()->default_value(3), "timed runs per point (median reported)")(
       "out", po::value<std::string>()->default_value("profile"), "folder for profile.json and profile.png")(
       "option", po::value<std::vector<std::string>>()->composing(),
-      "KERNEL.KEY=VALUE: a kernel key, e.g. flash2.block_q=128 (repeatable)")(
+      "PLUGIN.KEY=VALUE: a key of a profiled plugin, e.g. flash2.block_q=128 (repeatable)")(
+      "sparse", po::value<std::string>()->default_value(""),
+      "also profile this sparse-attention plugin (e.g. dsa): indexer, selection and sparse attention")(
+      "top-k", po::value<int64_t>()->default_value(256), "keys per query of the --sparse plugin")(
       "gemm-peak", po::value<bool>()->default_value(true)->implicit_value(true),
       "measure the device's GEMM peak first and print each kernel's share of it")(
       "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
@@ -150,10 +156,17 @@ int run_profile(int argc, char** argv) {
   if (vm.count("plugin-path")) paths = vm["plugin-path"].as<std::vector<std::string>>();
   PluginRegistry registry;
   registry.load_directories(plugin_search_path(paths, {}));
+  const std::string sparse_name = vm["sparse"].as<std::string>();
+  std::map<std::string, const PluginDescriptor*> profiled;
+  for (const auto& name : names) profiled[name] = &registry.require(Slot::Kernel, name);
+  if (!sparse_name.empty()) {
+    profiled[sparse_name] = &registry.require(Slot::Sparse, sparse_name);
+    require_positive(vm, "top-k");
+  }
   std::map<std::string, std::map<std::string, Value>> overrides;
   if (vm.count("option"))
     for (const auto& text : vm["option"].as<std::vector<std::string>>())
-      apply_option(text, names, overrides, registry);
+      apply_option(text, profiled, overrides);
   std::vector<KernelPtr> kernels;  // all resolved (and their keys validated) before anything runs
   for (const auto& name : names) {
     const auto& plugin = registry.require(Slot::Kernel, name);
@@ -164,19 +177,49 @@ int run_profile(int argc, char** argv) {
       throw InputError("--option " + name + "." + problem.key + ": " + problem.message);
     kernels.push_back(plugin.make_kernel(options));
   }
-  if (vm["gemm-peak"].as<bool>()) {
-    shape.gemm_size = shape.device.is_cuda() ? 8192 : 2048;
-    shape.gemm_peak_gflops = measure_gemm_peak(shape.device, shape.gemm_size,
-                                               shape.device.is_cuda() && shape.dtype == torch::kBFloat16);
+  std::shared_ptr<SparseAsKernel> sparse;
+  std::string sparse_label;
+  const int64_t top_k = vm["top-k"].as<int64_t>();
+  if (!sparse_name.empty()) {
+    sparse = make_sparse_profile(registry, sparse_name, top_k, overrides[sparse_name], shape,
+                                 *std::max_element(lens.begin(), lens.end()), kernels.front());
+    sparse_label = sparse_name + " k=" + std::to_string(top_k);
   }
 
+  // The GEMM peak is probed before and after every length: its drift says how far the machine's speed
+  // moved while the kernels, interleaved, were timed.
+  std::vector<double> peaks;
+  const bool probe_peak = vm["gemm-peak"].as<bool>();
+  auto probe = [&] {
+    if (!probe_peak) return;
+    shape.gemm_size = shape.device.is_cuda() ? 8192 : 2048;
+    peaks.push_back(measure_gemm_peak(shape.device, shape.gemm_size,
+                                      shape.device.is_cuda() && shape.dtype == torch::kBFloat16));
+  };
+  probe();
   std::vector<ProfileRow> rows;
-  for (size_t n = 0; n < names.size(); ++n) {
-    for (int64_t len : lens) {
-      shape.seq_len = len;
-      rows.push_back(measure(names[n], *kernels[n], shape));
-      std::cerr << "measured " << names[n] << " T=" << len << "\n";
+  for (int64_t len : lens) {
+    shape.seq_len = len;
+    std::vector<std::unique_ptr<ProfileCase>> cases;
+    for (size_t n = 0; n < names.size(); ++n)
+      cases.push_back(std::make_unique<ProfileCase>(names[n], *kernels[n], shape));
+    if (sparse) {
+      ProfileShape sparse_shape = shape;
+      sparse_shape.top_k = top_k;
+      cases.push_back(std::make_unique<ProfileCase>(sparse_label, *sparse, sparse_shape,
+                                                    [&] { return sparse->losses(); }));
     }
+    for (int r = 0; r < shape.repeats; ++r)
+      for (auto& c : cases) c->time_once();  // A, B, A, B, ...: drift hits every kernel alike
+    for (auto& c : cases) rows.push_back(c->row());
+    probe();
+    std::cerr << "measured T=" << len << "\n";
+  }
+  if (!peaks.empty()) {
+    std::vector<double> sorted = peaks;
+    std::sort(sorted.begin(), sorted.end());
+    shape.gemm_peak_gflops = sorted[sorted.size() / 2];
+    shape.gemm_peak_spread = (sorted.back() - sorted.front()) / shape.gemm_peak_gflops;
   }
   print_profile_table(shape, rows, std::cout);
   write_profile_outputs(shape, rows, vm["out"].as<std::string>());

@@ -47,67 +47,92 @@ constexpr double kMiB = 1024.0 * 1024.0;
 
 double forward_flops(const ProfileShape& s) {
   const double t = static_cast<double>(s.seq_len);
-  const double pairs = s.causal ? t * (t + 1) / 2 : t * t;
+  double pairs = s.causal ? t * (t + 1) / 2 : t * t;
+  if (s.top_k > 0 && s.top_k < s.seq_len) {
+    const double k = static_cast<double>(s.top_k);
+    // Causal: query i sees min(i + 1, k) keys, i.e. k(k+1)/2 over the first k queries and k after.
+    pairs = s.causal ? k * (k + 1) / 2 + (t - k) * k : t * k;
+  }
   return 2.0 * s.batch * s.heads * pairs * static_cast<double>(s.head_dim + s.v_head_dim);
 }
 
-ProfileRow measure(const std::string& name, const Kernel& kernel, const ProfileShape& s) {
-  ProfileRow row;
-  row.kernel = name;
-  row.seq_len = s.seq_len;
+ProfileCase::ProfileCase(std::string name, const Kernel& kernel, const ProfileShape& s, ExtraLoss extra)
+    : kernel_(kernel), shape_(s), extra_(std::move(extra)) {
+  row_.kernel = std::move(name);
+  row_.seq_len = s.seq_len;
+  args_.scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
+  args_.causal = s.causal;
+  args_.training = true;
   try {
     MemoryMeter meter(s.device);
     const auto options = torch::TensorOptions().device(s.device).dtype(s.dtype);
     torch::manual_seed(0);
-    auto q = torch::randn({s.batch, s.heads, s.seq_len, s.head_dim}, options).requires_grad_(true);
-    auto k = torch::randn({s.batch, s.heads, s.seq_len, s.head_dim}, options).requires_grad_(true);
-    auto v = torch::randn({s.batch, s.heads, s.seq_len, s.v_head_dim}, options).requires_grad_(true);
-    auto probe = torch::randn({s.batch, s.heads, s.seq_len, s.v_head_dim}, options);
-    KernelArgs args;
-    args.scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
-    args.causal = s.causal;
-    args.training = true;
-
-    auto forward = [&] {
-      torch::NoGradGuard no_grad;
-      return kernel.attend(q, k, v, args);
-    };
-    auto train = [&] {
-      auto out = kernel.attend(q, k, v, args);
-      return torch::autograd::grad({out}, {q, k, v}, {probe});
-    };
-    forward();  // warm-up: first-touch allocations, lazy initialisation
-    train();
-
-    std::vector<double> fwd, trn;
-    for (int r = 0; r < s.repeats; ++r) {
-      fwd.push_back(time_ms(s.device, forward));
-      trn.push_back(time_ms(s.device, train));
-    }
-    row.forward_ms = median(fwd);
-    row.train_ms = median(trn);
-    const double flops = forward_flops(s);
-    row.forward_gflops = flops / (row.forward_ms * 1e6);
-    row.train_gflops = 3.0 * flops / (row.train_ms * 1e6);
+    q_ = torch::randn({s.batch, s.heads, s.seq_len, s.head_dim}, options).requires_grad_(true);
+    k_ = torch::randn({s.batch, s.heads, s.seq_len, s.head_dim}, options).requires_grad_(true);
+    v_ = torch::randn({s.batch, s.heads, s.seq_len, s.v_head_dim}, options).requires_grad_(true);
+    probe_ = torch::randn({s.batch, s.heads, s.seq_len, s.v_head_dim}, options);
+    attend(false);  // warm-up: first-touch allocations, lazy initialisation
+    backward(attend(true));
 
     synchronize(s.device);
     meter.reset_peak();
     const int64_t base = meter.live_bytes();
     {
-      auto out = kernel.attend(q, k, v, args);
+      auto out = attend(true);
       synchronize(s.device);
       // What autograd holds for the backward, beyond the inputs (the output itself included).
-      row.held_mib = static_cast<double>(meter.live_bytes() - base) / kMiB;
-      auto grads = torch::autograd::grad({out}, {q, k, v}, {probe});
+      row_.held_mib = static_cast<double>(meter.live_bytes() - base) / kMiB;
+      backward(out);
       synchronize(s.device);
     }
-    row.peak_mib = static_cast<double>(meter.peak_bytes() - base) / kMiB;
+    row_.peak_mib = static_cast<double>(meter.peak_bytes() - base) / kMiB;
   } catch (const InputError&) {
     throw;
   } catch (const std::exception& e) {
     std::string message = e.what();
-    row.error = message.substr(0, message.find('\n'));
+    row_.error = message.substr(0, message.find('\n'));
   }
+}
+
+torch::Tensor ProfileCase::attend(bool grad) const {
+  torch::AutoGradMode mode(grad);
+  return kernel_.attend(q_, k_, v_, args_);
+}
+
+// Backward into q, k, v (and whatever the extra losses train, e.g. a sparse plugin's indexer).
+void ProfileCase::backward(const torch::Tensor& out) {
+  auto loss = (out * probe_).sum();
+  if (extra_) loss = loss + extra_();
+  loss.backward();
+  for (auto* t : {&q_, &k_, &v_}) t->mutable_grad() = torch::Tensor();
+}
+
+void ProfileCase::time_once() {
+  if (!row_.error.empty()) return;
+  try {
+    forward_ms_.push_back(time_ms(shape_.device, [&] { attend(false); }));
+    train_ms_.push_back(time_ms(shape_.device, [&] { backward(attend(true)); }));
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    row_.error = message.substr(0, message.find('\n'));
+  }
+}
+
+ProfileRow ProfileCase::row() const {
+  ProfileRow row = row_;
+  if (!row.error.empty() || forward_ms_.empty()) return row;
+  auto spread = [](const std::vector<double>& v, double mid) {
+    return (*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end())) / mid;
+  };
+  row.forward_ms = median(forward_ms_);
+  row.train_ms = median(train_ms_);
+  row.forward_spread = spread(forward_ms_, row.forward_ms);
+  row.train_spread = spread(train_ms_, row.train_ms);
+  const double flops = forward_flops(shape_);
+  row.forward_gflops = flops / (row.forward_ms * 1e6);
+  row.train_gflops = 3.0 * flops / (row.train_ms * 1e6);
   return row;
 }
 

@@ -30,7 +30,7 @@ std::string shape_text(const ProfileShape& s) {
   return "batch " + std::to_string(s.batch) + ", heads " + std::to_string(s.heads) + ", head dim " +
          std::to_string(s.head_dim) + "/" + std::to_string(s.v_head_dim) +
          (s.causal ? ", causal" : ", full") + ", " + std::string(c10::toString(s.dtype)) + " on " +
-         s.device.str() + ", median of " + std::to_string(s.repeats);
+         s.device.str() + ", median of " + std::to_string(s.repeats) + " interleaved repeats";
 }
 
 std::string gemm_peak_meaning(const ProfileShape& s) {
@@ -43,6 +43,30 @@ std::string percent(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f%%", value);
   return text;
+}
+
+// A sparse row (its shape has top_k) against every dense kernel at the same length: fwd+bwd time ratio
+// and peak memory ratio, dense over sparse (above 1: the sparse plugin is faster, or smaller).
+void print_sparse_speedups(const std::vector<ProfileRow>& rows, std::ostream& out) {
+  bool header = false;
+  for (const auto& sparse : rows) {
+    if (sparse.kernel.find(" k=") == std::string::npos || !sparse.error.empty()) continue;
+    for (const auto& dense : rows) {
+      if (dense.seq_len != sparse.seq_len || dense.kernel.find(" k=") != std::string::npos ||
+          !dense.error.empty())
+        continue;
+      if (!header)
+        out << "sparse against dense (dense / sparse: above 1, the sparse step is faster or smaller):\n";
+      header = true;
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "  %-12s vs %-8s T=%-6lld fwd %6.2fx  fwd+bwd %6.2fx  peak memory %6.2fx\n",
+                    sparse.kernel.c_str(), dense.kernel.c_str(), static_cast<long long>(sparse.seq_len),
+                    dense.forward_ms / sparse.forward_ms, dense.train_ms / sparse.train_ms,
+                    sparse.peak_mib > 0 ? dense.peak_mib / sparse.peak_mib : 0.0);
+      out << line;
+    }
+  }
 }
 
 }  // namespace
@@ -59,24 +83,35 @@ void print_profile_table(const ProfileShape& shape, const std::vector<ProfileRow
                   "GEMM peak %.1f GFLOP/s (%s, this run); %% peak = fwd+bwd GF/s over it\n",
                   shape.gemm_peak_gflops, gemm_peak_meaning(shape).c_str());
     out << line;
+    // Runs on shared machines drift; interleaved ratios still hold, absolute figures do not.
+    if (shape.gemm_peak_spread > 0.2) {
+      std::snprintf(line, sizeof line,
+                    "warning: the GEMM peak moved %.0f%% during the run: the machine's speed changed; quote "
+                    "ratios between kernels (timed interleaved), not absolute times\n",
+                    100.0 * shape.gemm_peak_spread);
+      out << line;
+    }
   }
-  std::snprintf(line, sizeof line, "%-8s %6s %11s %13s %10s %13s %7s %14s %14s\n", "kernel", "T", "fwd ms",
-                "fwd+bwd ms", "fwd GF/s", "fwd+bwd GF/s", "% peak", "held MiB", "peak MiB");
+  std::snprintf(line, sizeof line, "%-12s %6s %11s %13s %8s %10s %13s %7s %14s %14s\n", "kernel", "T",
+                "fwd ms", "fwd+bwd ms", "spread", "fwd GF/s", "fwd+bwd GF/s", "% peak", "held MiB",
+                "peak MiB");
   out << line;
   for (const auto& r : rows) {
     if (!r.error.empty()) {
-      std::snprintf(line, sizeof line, "%-8s %6lld  failed: ", r.kernel.c_str(),
+      std::snprintf(line, sizeof line, "%-12s %6lld  failed: ", r.kernel.c_str(),
                     static_cast<long long>(r.seq_len));
       out << line << r.error << "\n";
       continue;
     }
     const double share = peak ? 100.0 * r.train_gflops / shape.gemm_peak_gflops : 0.0;
-    std::snprintf(line, sizeof line, "%-8s %6lld %11.3f %13.3f %10.2f %13.2f %7s %14.2f %14.2f\n",
+    // spread: (slowest - fastest) / median of the fwd+bwd repeats.
+    std::snprintf(line, sizeof line, "%-12s %6lld %11.3f %13.3f %8s %10.2f %13.2f %7s %14.2f %14.2f\n",
                   r.kernel.c_str(), static_cast<long long>(r.seq_len), r.forward_ms, r.train_ms,
-                  r.forward_gflops, r.train_gflops, peak ? percent(share).c_str() : "-", r.held_mib,
-                  r.peak_mib);
+                  percent(100.0 * r.train_spread).c_str(), r.forward_gflops, r.train_gflops,
+                  peak ? percent(share).c_str() : "-", r.held_mib, r.peak_mib);
     out << line;
   }
+  print_sparse_speedups(rows, out);
   out.flush();
 }
 
@@ -96,7 +131,10 @@ void write_profile_outputs(const ProfileShape& shape, const std::vector<ProfileR
                    {"dtype", c10::toString(shape.dtype)},
                    {"repeats", shape.repeats}};
   if (shape.gemm_peak_gflops > 0)
-    json["gemm_peak"] = {{"gflops", shape.gemm_peak_gflops}, {"measured", gemm_peak_meaning(shape)}};
+    json["gemm_peak"] = {
+        {"gflops", shape.gemm_peak_gflops},
+        {"spread", shape.gemm_peak_spread},
+        {"measured", gemm_peak_meaning(shape) + ", median of probes before and after each length"}};
   json["memory_measures"] = memory_meaning(shape.device);
   json["blas"] = blas_json();
   json["flops"] = "useful FLOPs over visible (query, key) pairs; forward+backward counts 3x forward";
@@ -106,6 +144,8 @@ void write_profile_outputs(const ProfileShape& shape, const std::vector<ProfileR
     if (r.error.empty()) {
       row.update({{"forward_ms", r.forward_ms},
                   {"forward_backward_ms", r.train_ms},
+                  {"forward_spread", r.forward_spread},
+                  {"forward_backward_spread", r.train_spread},
                   {"forward_gflops", r.forward_gflops},
                   {"forward_backward_gflops", r.train_gflops},
                   {"held_mib", r.held_mib},
