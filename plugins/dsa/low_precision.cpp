@@ -47,13 +47,14 @@ uint8_t e4m3_encode(float value) {
 
 torch::Tensor round_to_e4m3(const torch::Tensor& x) {
   auto v = x.to(torch::kFloat32);
-  auto magnitude = v.abs();
+  // Saturating: anything beyond 448, infinities included, rounds to 448; 1024 keeps the grid finite.
+  auto magnitude = v.abs().clamp_max(1024.0f);
   // The grid step at each magnitude: 2^(e - 3) for normal numbers (e = floor(log2 |x|)), 2^-9 below 2^-6.
   auto exponent = torch::floor(torch::log2(magnitude.clamp_min(std::ldexp(1.0f, kMinNormalExponent))));
   auto step = torch::exp2(exponent - kMantissaBits);
   // torch::round rounds half to even, and the division by a power of two is exact.
   auto rounded = torch::round(magnitude / step) * step;
-  rounded = rounded.clamp_max(kE4m3Max);  // saturating: also maps +inf to 448
+  rounded = rounded.clamp_max(kE4m3Max);
   return torch::where(v.isnan(), v, torch::copysign(rounded, v));
 }
 
