@@ -56,15 +56,17 @@ RunResult train(const Config& config, const TrainOptions& options) {
   InterruptGuard interrupt_guard;
   while (!run.done()) {
     if (!run.enter_stage()) continue;
-    const auto step_start = TrainClock::now();
-    const StepResult step = run.train_step();
-    const double step_seconds = seconds_since(step_start);
     const int64_t done = run.step() + 1;
     // A stop request during the last step finishes the run instead: the summary is one step away.
-    const bool stop_now = done != config.train.steps &&
-                          (g_interrupted || (options.stop_after > 0 && done >= options.stop_after));
+    auto wants_stop = [&] {
+      return done != config.train.steps &&
+             (g_interrupted || (options.stop_after > 0 && done >= options.stop_after));
+    };
+    const auto step_start = TrainClock::now();
+    const StepResult step = run.train_step(wants_stop);
+    const double step_seconds = seconds_since(step_start);
     run.record_step(step, step_seconds);
-    if (stop_now) return run.stop();
+    if (step.stop) return run.stop();
   }
   return run.finish();
 }

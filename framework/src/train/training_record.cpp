@@ -46,7 +46,9 @@ nlohmann::json TrainingTotals::metrics_line(const std::string& stage, double lr,
 
 void TrainingRun::record_step(const StepResult& step, double step_seconds) {
   const TrainConfig& tc = config_.train;
-  const int64_t tokens_per_step = tc.batch_size * tc.accum_steps * config_.dims.seq_len;
+  const int64_t tokens_per_step = global_batch() * config_.dims.seq_len;
+  if (parallel_) comm_seconds_ += parallel_->take_comm_seconds();
+  session_steps_ += 1;
   state_.step += 1;
   state_.tokens += tokens_per_step;
   segment_tokens_ += tokens_per_step;
@@ -72,7 +74,7 @@ void TrainingRun::record_step(const StepResult& step, double step_seconds) {
 
 EvalResult TrainingRun::evaluate_and_record(nlohmann::json line) {
   EvalResult result = evaluate(model_, corpus_.held_out(), config_.dims.seq_len, config_.eval.batch_size,
-                               config_.eval.max_batches, device_);
+                               config_.eval.max_batches, device_, eval_shard());
   result.step = state_.step;
   line["step"] = state_.step;
   line["tokens"] = state_.tokens;
@@ -88,7 +90,7 @@ EvalResult TrainingRun::evaluate_and_record(nlohmann::json line) {
   // Statistics measured on the evaluation batches (e.g. DSA recall) sit beside the training ones.
   if (!line.contains("stats")) line["stats"] = nlohmann::json::object();
   for (const auto& [k, v] : result.stats) line["stats"][k] = v;
-  if (!metrics_has_step(dir_ / "metrics.jsonl", state_.step)) {
+  if (is_root() && !metrics_has_step(dir_ / "metrics.jsonl", state_.step)) {
     append_json_line(dir_ / "metrics.jsonl", line);
     tensorboard_->append(line);
   }
@@ -101,7 +103,20 @@ EvalResult TrainingRun::evaluate_and_record(nlohmann::json line) {
   return result;
 }
 
+// Each rank scores its share of the batches; the sums are added up over the ranks.
+EvalShard TrainingRun::eval_shard() {
+  EvalShard shard;
+  if (!parallel_) return shard;
+  shard.index = parallel_->rank();
+  shard.count = parallel_->size();
+  shard.sum = [this](std::vector<double>& values) { parallel_->sum(values, false); };
+  return shard;
+}
+
+// Rank 0 writes it: the weights and optimizer state are the same on every rank, and nothing in it
+// depends on the number of ranks, so any world size can resume it.
 void TrainingRun::write_checkpoint() {
+  if (!is_root()) return;
   state_.wall_seconds = wall_before_ + seconds_since(wall_start_);
   save_checkpoint(checkpoint_dir_, model_, *optimizer_, state_);
 }
@@ -118,6 +133,7 @@ RunResult TrainingRun::finish() {
   // stage).
   if (last_eval_.step != state_.step) last_eval_ = evaluate_and_record(nlohmann::json::object());
   write_checkpoint();
+  if (!is_root()) return RunResult{dir_, true, state_.step};
   RunFacts facts;
   facts.config = &config_;
   facts.counts = counts_;
@@ -128,6 +144,10 @@ RunResult TrainingRun::finish() {
   facts.threads = at::get_num_threads();
   facts.tokens_per_s = state_.train_seconds > 0 ? state_.tokens / state_.train_seconds : 0;
   facts.audit = audit_.json;
+  facts.world_size = static_cast<int>(ranks());
+  facts.backend = parallel_ ? parallel_->backend() : "none";
+  facts.global_batch = global_batch();
+  facts.comm_seconds_per_step = session_steps_ > 0 ? comm_seconds_ / static_cast<double>(session_steps_) : 0;
   write_summary(dir_ / "summary.json", facts);
   fs::create_directories(dir_ / "plots");
   plot_training_curves(dir_ / "metrics.jsonl", dir_ / "plots" / "training_curves.png");

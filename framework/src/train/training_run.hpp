@@ -4,6 +4,7 @@
 
 #include "audit/run_audit.hpp"
 #include "data/corpus.hpp"
+#include "distributed/data_parallel.hpp"
 #include "eval/evaluate.hpp"
 #include "model/model.hpp"
 #include "recipe/config.hpp"
@@ -17,6 +18,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,9 +47,12 @@ struct TrainingTotals {
 
 // What one optimizer step measured: the mean token loss, and each aux loss and statistic averaged
 // over its micro-batches.
+// In a data-parallel run these are means over the ranks, and `stop` says whether any rank was asked
+// to stop after this step.
 struct StepResult {
   double loss = 0;
   std::map<std::string, double> aux, stats;
+  bool stop = false;
 };
 
 class TrainingRun {
@@ -60,7 +65,9 @@ class TrainingRun {
   // Applies the stage the next step falls in when it changed; false when that stage has nothing to
   // train and was passed over (the step counter then moved past it).
   bool enter_stage();
-  StepResult train_step();
+  // `wants_stop` is asked once the step's gradients are in; in a data-parallel run every rank stops
+  // at the same step when any rank wants to.
+  StepResult train_step(const std::function<bool()>& wants_stop);
   // After a step: totals, progress line, and the evaluation and checkpoint the schedule asks for.
   void record_step(const StepResult& step, double step_seconds);
   // Evaluates the model as it is now and appends the evaluation to metrics.jsonl, beside the training
@@ -75,6 +82,13 @@ class TrainingRun {
   bool done() const { return state_.step >= config_.train.steps; }
 
  private:
+  bool is_root() const { return !parallel_ || parallel_->is_root(); }
+  int64_t ranks() const { return parallel_ ? parallel_->size() : 1; }
+  int64_t global_batch() const { return config_.train.batch_size * config_.train.accum_steps * ranks(); }
+  std::optional<RunResult> set_up_together();
+  void seed_rank_stream();
+  void reduce_step(StepResult& result, bool stop);
+  EvalShard eval_shard();
   std::optional<RunResult> check_run_folder();
   void load_data();
   void build_model();
@@ -82,6 +96,7 @@ class TrainingRun {
 
   Config config_;
   TrainOptions options_;
+  std::optional<World> world_;  // set in a data-parallel run (WORLD_SIZE > 1)
   torch::Device device_;
   std::filesystem::path dir_, checkpoint_dir_;
   Progress progress_;
@@ -96,6 +111,9 @@ class TrainingRun {
   ParameterCounts counts_;
   TrainingState state_;
   std::optional<TensorBoardLog> tensorboard_;
+  std::unique_ptr<DataParallel> parallel_;
+  double comm_seconds_ = 0;  // waiting for the other ranks during this session's steps
+  int64_t session_steps_ = 0;
 
   double wall_before_ = 0;
   size_t current_stage_ = static_cast<size_t>(-1);

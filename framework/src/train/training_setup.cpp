@@ -28,6 +28,21 @@ void truncate_metrics(const fs::path& file, int64_t step) {
   write_file_atomic(file, kept);
 }
 
+// A data-parallel world (WORLD_SIZE > 1 in the environment), or none.
+std::optional<World> parallel_world() {
+  auto world = world_from_environment();
+  if (world && world->size > 1) return world;
+  return std::nullopt;
+}
+
+// On CUDA each rank of a machine takes its own GPU unless the recipe names one.
+torch::Device rank_device(const std::string& wanted, const std::optional<World>& world) {
+  const torch::Device device = pick_device(wanted);
+  if (world && device.is_cuda() && !device.has_index())
+    return torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(world->local_rank));
+  return device;
+}
+
 }  // namespace
 
 double seconds_since(TrainClock::time_point start) {
@@ -37,19 +52,25 @@ double seconds_since(TrainClock::time_point start) {
 TrainingRun::TrainingRun(const Config& config, const TrainOptions& options)
     : config_(config),
       options_(options),
-      device_(pick_device(config.train.device)),
+      world_(parallel_world()),
+      device_(rank_device(config.train.device, world_)),
       dir_(run_directory(config)),
       checkpoint_dir_(dir_ / "checkpoint"),
-      progress_(options.quiet, config.train.steps) {}
+      // Rank 0 alone reports progress, as it alone writes the run folder.
+      progress_(options.quiet || (world_ && !world_->is_root()), config.train.steps) {}
 
 std::optional<RunResult> TrainingRun::set_up() {
   const TrainConfig& tc = config_.train;
   at::set_num_threads(tc.threads > 0 ? static_cast<int>(tc.threads) : default_thread_count());
-  if (auto finished = check_run_folder()) return finished;
-  wall_start_ = TrainClock::now();
-  load_data();
-  build_model();
-  open_run_folder();
+  if (world_) {
+    if (auto finished = set_up_together()) return finished;
+  } else {
+    if (auto finished = check_run_folder()) return finished;
+    wall_start_ = TrainClock::now();
+    load_data();
+    build_model();
+    open_run_folder();
+  }
   progress_.line("model: " + std::to_string(counts_.total) + " parameters (" +
                  std::to_string(counts_.active) + " active per token) on " + device_.str() + ", " +
                  std::to_string(at::get_num_threads()) + " threads");
@@ -57,6 +78,48 @@ std::optional<RunResult> TrainingRun::set_up() {
   wall_before_ = state_.wall_seconds;
   segment_start_ = TrainClock::now();
   return std::nullopt;
+}
+
+// Every rank joins the group, then rank 0 checks the folder and prepares the data before the others do
+// (they then find the tokenizer in the cache instead of all training it at once). Every rank builds
+// the model, seeded alike, and takes rank 0's weights, so all start from the same ones.
+std::optional<RunResult> TrainingRun::set_up_together() {
+  const TrainConfig& tc = config_.train;
+  const double timeout_s = config_.resolved.at("distributed.timeout_s").value.as_float();
+  const double bucket_mb = config_.resolved.at("distributed.bucket_mb").value.as_float();
+  parallel_ = std::make_unique<DataParallel>(
+      *world_, device_, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)),
+      static_cast<int64_t>(bucket_mb * 1024 * 1024));
+  wall_start_ = TrainClock::now();
+  std::optional<RunResult> finished;
+  parallel_->together([&] {
+    if (!is_root()) return;
+    finished = check_run_folder();
+    if (!finished) load_data();
+  });
+  if (parallel_->from_root(finished ? 1 : 0) != 0) return RunResult{dir_, true, tc.steps};
+  parallel_->together([&] {
+    if (!is_root()) load_data();
+    build_model();
+    open_run_folder();
+  });
+  parallel_->broadcast_model(model_);
+  seed_rank_stream();
+  progress_.line("data parallel: " + std::to_string(ranks()) + " ranks (" + parallel_->backend() +
+                 ") | global batch " + std::to_string(global_batch()) + " = " +
+                 std::to_string(tc.batch_size) + " x " + std::to_string(ranks()) + " ranks x " +
+                 std::to_string(tc.accum_steps) + " accum");
+  return std::nullopt;
+}
+
+// Dropout and router noise differ between ranks as their data does: rank r > 0 draws from a stream
+// of (seed, rank, step), so a run resumed at any world size draws reproducibly; rank 0 keeps the
+// stream a single process has, saved in the checkpoint.
+void TrainingRun::seed_rank_stream() {
+  if (is_root()) return;
+  const auto seed = mix_seed(static_cast<uint64_t>(config_.train.seed));
+  torch::manual_seed(mix_seed(mix_seed(seed ^ static_cast<uint64_t>(parallel_->rank())) ^
+                              static_cast<uint64_t>(state_.step)));
 }
 
 // Refuses to clobber a run before doing any work.
@@ -102,10 +165,13 @@ void TrainingRun::build_model() {
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   model_ = LanguageModel(config_);
   model_->initialize(config_.init_std);
-  // Before the training stream is seeded: the probe seeds the generator itself.
-  audit_ = audit_run(config_, corpus_);
-  progress_.line(audit_.line);
-  for (const auto& w : audit_.warnings) std::cerr << "lab: warning: " << w << "\n";
+  // Before the training stream is seeded: the probe seeds the generator itself. Rank 0 alone audits:
+  // its summary is the one written.
+  if (is_root()) {
+    audit_ = audit_run(config_, corpus_);
+    progress_.line(audit_.line);
+    for (const auto& w : audit_.warnings) std::cerr << "lab: warning: " << w << "\n";
+  }
   model_->to(device_);
   torch::manual_seed(mix_seed(static_cast<uint64_t>(tc.seed)));
   std::vector<NamedParameter> named;
@@ -115,6 +181,10 @@ void TrainingRun::build_model() {
 }
 
 void TrainingRun::open_run_folder() {
+  if (!is_root()) {  // the other ranks only read the checkpoint
+    if (options_.resume) state_ = load_checkpoint(checkpoint_dir_, model_, *optimizer_);
+    return;
+  }
   bool created = false;
   if (options_.overwrite && folder_existed_) fs::remove_all(dir_);
   if (!options_.resume) {

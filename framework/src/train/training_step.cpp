@@ -2,6 +2,7 @@
 #include "train/training_run.hpp"
 
 #include "data/batches.hpp"
+#include "distributed/rank_sums.hpp"
 #include "train/schedule.hpp"
 #include "train/training_loss.hpp"
 #include "train/update_step.hpp"
@@ -33,6 +34,14 @@ bool any_trainable(LanguageModel& model) {
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// In model order, which is the same on every rank.
+std::vector<torch::Tensor> trainable_parameters(LanguageModel& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) out.push_back(p);
   return out;
 }
 
@@ -74,14 +83,17 @@ bool TrainingRun::enter_stage() {
   return true;
 }
 
-StepResult TrainingRun::train_step() {
+StepResult TrainingRun::train_step(const std::function<bool()>& wants_stop) {
   const TrainConfig& tc = config_.train;
   const auto accum = static_cast<double>(tc.accum_steps);
+  const int64_t rank = parallel_ ? parallel_->rank() : 0;
   for (auto& p : model_->parameters()) p.mutable_grad() = torch::Tensor();
   StepResult result;
   for (int64_t micro = 0; micro < tc.accum_steps; ++micro) {
+    // Micro-batches are numbered over all ranks, interleaved (micro · ranks + rank): R ranks with A
+    // accumulation steps see the windows of one process with R·A, and one process sees its own.
     Batch batch = training_batch(corpus_.train_tokens, config_.dims.seq_len, tc.batch_size, tc.seed,
-                                 state_.step, micro);
+                                 state_.step, micro * ranks() + rank);
     ForwardState forward;
     auto ce = training_loss(model_, batch.inputs.to(device_), batch.targets.to(device_), forward).value;
     auto loss = ce;
@@ -90,15 +102,38 @@ StepResult TrainingRun::train_step() {
       result.aux[name] += aux.item<double>() / accum;
     }
     for (const auto& [name, value] : forward.stats) result.stats[name] += value / accum;
+    if (parallel_ && micro + 1 == tc.accum_steps) parallel_->watch_gradients(trainable_parameters(model_));
     (loss / accum).backward();
     result.loss += ce.item<double>() / accum;
   }
+  if (parallel_) parallel_->average_gradients();
+  reduce_step(result, wants_stop());
   if (!std::isfinite(result.loss))
     throw std::runtime_error("training loss is " + std::to_string(result.loss) + " at step " +
                              std::to_string(state_.step + 1) +
                              "; lower train.lr or raise train.warmup_steps");
+  // The routers' after-step updates sum their statistics over the ranks (lab::sum_over_ranks).
+  RankSumScope rank_sums(parallel_.get());
   apply_update(model_, *optimizer_, tc.grad_clip);
   return result;
+}
+
+// The step's figures become means over the ranks (each rank's are means over its micro-batches) in
+// one collective that also carries the stop request, so every rank reports and stops alike.
+void TrainingRun::reduce_step(StepResult& result, bool stop) {
+  result.stop = stop;
+  if (!parallel_) return;
+  std::vector<double> values{result.loss};
+  for (const auto& [name, v] : result.aux) values.push_back(v);
+  for (const auto& [name, v] : result.stats) values.push_back(v);
+  values.push_back(stop ? 1.0 : 0.0);
+  parallel_->sum(values);
+  const auto n = static_cast<double>(ranks());
+  size_t at = 0;
+  result.loss = values[at++] / n;
+  for (auto& [name, v] : result.aux) v = values[at++] / n;
+  for (auto& [name, v] : result.stats) v = values[at++] / n;
+  result.stop = values[at] > 0;
 }
 
 }  // namespace lab
