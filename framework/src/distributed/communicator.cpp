@@ -45,12 +45,14 @@ struct Communicator::Group {
   std::chrono::milliseconds timeout;
 };
 
+// NCCL reduces CUDA tensors only: a CPU tensor travels through a staged copy on the device.
 struct Communicator::Pending::Work {
   c10::intrusive_ptr<c10d::Work> work;
+  torch::Tensor staged, target;
 };
 
 Communicator::Communicator(const World& world, const torch::Device& device, std::chrono::milliseconds timeout)
-    : world_(world), group_(std::make_unique<Group>()) {
+    : world_(world), device_(device), group_(std::make_unique<Group>()) {
   group_->timeout = timeout;
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(world.master_port);
@@ -94,22 +96,29 @@ void Communicator::Pending::wait() {
   } catch (const std::exception& err) {
     owner_->report_lost_peers(err.what());
   }
+  if (work_->staged.defined()) work_->target.copy_(work_->staged);
 }
 
 Communicator::Pending Communicator::start_sum(torch::Tensor tensor) {
-  std::vector<torch::Tensor> tensors{std::move(tensor)};
+  auto work = std::make_shared<Pending::Work>();
+  if (backend_ == "nccl" && !tensor.is_cuda()) {
+    work->target = tensor;
+    work->staged = tensor.to(device_);
+  }
+  std::vector<torch::Tensor> tensors{work->staged.defined() ? work->staged : tensor};
   c10d::AllreduceOptions options;
   options.reduceOp = c10d::ReduceOp::SUM;
   try {
-    return Pending(
-        std::make_shared<Pending::Work>(Pending::Work{group_->backend->allreduce(tensors, options)}), this);
+    work->work = group_->backend->allreduce(tensors, options);
   } catch (const std::exception& err) {
     report_lost_peers(err.what());
   }
+  return Pending(work, this);
 }
 
 void Communicator::broadcast_from_root(torch::Tensor tensor) {
-  std::vector<torch::Tensor> tensors{std::move(tensor)};
+  const bool staged = backend_ == "nccl" && !tensor.is_cuda();
+  std::vector<torch::Tensor> tensors{staged ? tensor.to(device_) : tensor};
   c10d::BroadcastOptions options;
   options.rootRank = 0;
   try {
@@ -117,6 +126,7 @@ void Communicator::broadcast_from_root(torch::Tensor tensor) {
   } catch (const std::exception& err) {
     report_lost_peers(err.what());
   }
+  if (staged) tensor.copy_(tensors.front());
 }
 
 // Every rank that notices the failure checks in at the store; the ranks that do not within a few

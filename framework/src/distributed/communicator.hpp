@@ -55,6 +55,7 @@ class Communicator {
  private:
   struct Group;
   World world_;
+  torch::Device device_;
   std::string backend_;
   std::unique_ptr<Group> group_;
 };

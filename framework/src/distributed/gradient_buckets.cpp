@@ -23,8 +23,17 @@ GradientBuckets::GradientBuckets(Communicator& comm, int64_t bucket_bytes)
 GradientBuckets::~GradientBuckets() { release_hooks(); }
 
 void GradientBuckets::watch(const std::vector<torch::Tensor>& parameters) {
-  release_hooks();
-  params_ = parameters;
+  // Hooks stay from step to step (LibTorch keeps a slot for every hook ever added to a tensor), and
+  // are replaced only when the parameters that train change (a new stage).
+  if (!same_parameters(parameters)) {
+    release_hooks();
+    params_ = parameters;
+    for (size_t n = 0; n < params_.size(); ++n)
+      hook_ids_.push_back(params_[n].register_hook([this, n](const torch::Tensor& grad) {
+        if (armed_) fill(n, grad);
+      }));
+  }
+  armed_ = true;
   buckets_.clear();
   bucket_of_.assign(params_.size(), 0);
   offset_of_.assign(params_.size(), 0);
@@ -46,13 +55,19 @@ void GradientBuckets::watch(const std::vector<torch::Tensor>& parameters) {
     bucket->flat = torch::zeros({size}, torch::dtype(torch::kFloat32).device(params_.front().device()));
     bucket->waiting = bucket->members.size();
   }
-  for (size_t n = 0; n < params_.size(); ++n)
-    hook_ids_.push_back(params_[n].register_hook([this, n](const torch::Tensor& grad) { fill(n, grad); }));
 }
 
 void GradientBuckets::release_hooks() {
   for (size_t n = 0; n < hook_ids_.size(); ++n) params_[n].remove_hook(hook_ids_[n]);
   hook_ids_.clear();
+  params_.clear();
+}
+
+bool GradientBuckets::same_parameters(const std::vector<torch::Tensor>& parameters) const {
+  if (parameters.size() != params_.size() || hook_ids_.size() != params_.size()) return false;
+  for (size_t n = 0; n < params_.size(); ++n)
+    if (!parameters[n].is_same(params_[n])) return false;
+  return true;
 }
 
 // The gradient autograd hands the hook is this pass's part; the parameter's .grad still holds the
@@ -80,7 +95,7 @@ void GradientBuckets::fill(size_t param, const torch::Tensor& grad) {
 void GradientBuckets::start(Bucket& bucket) { bucket.work.emplace(comm_.start_sum(bucket.flat)); }
 
 double GradientBuckets::finish() {
-  release_hooks();
+  armed_ = false;
   torch::NoGradGuard no_grad;
   // Gradients the last pass did not produce (reached by earlier micro-batches only, or not at all).
   for (size_t n = 0; n < params_.size(); ++n) {
@@ -116,7 +131,6 @@ double GradientBuckets::finish() {
     }
   }
   buckets_.clear();
-  params_.clear();
   return waited;
 }
 

@@ -33,11 +33,13 @@ class GradientBuckets {
   void fill(size_t param, const torch::Tensor& grad);
   void start(Bucket& bucket);
   void release_hooks();
+  bool same_parameters(const std::vector<torch::Tensor>& parameters) const;
 
   Communicator& comm_;
   int64_t bucket_elements_;
   std::vector<torch::Tensor> params_;
   std::vector<unsigned> hook_ids_;
+  bool armed_ = false;  // between watch() and finish(): hooks fill the buckets
   std::vector<std::unique_ptr<Bucket>> buckets_;
   std::vector<size_t> bucket_of_;   // per parameter
   std::vector<int64_t> offset_of_;  // per parameter, within its bucket
