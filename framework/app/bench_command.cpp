@@ -1,4 +1,5 @@
 // lab bench RECIPE: a short training benchmark of the recipe's model (tokens/s, FLOPs, MFU).
+#include "bench_ranks.hpp"
 #include "command_line.hpp"
 #include "commands.hpp"
 
@@ -151,7 +152,10 @@ int run_bench(int argc, char** argv) {
       "side of the peak GEMM; 0: 2048 on CPU, 8192 on CUDA")(
       "trace", po::value<std::string>(),
       "also trace one extra step, op by op, into this Chrome-trace JSON file "
-      "(summarise with benchmarks/profile_summary.py)")("json", "print one JSON object instead of the table");
+      "(summarise with benchmarks/profile_summary.py)")(
+      "nproc", po::value<int>(),
+      "instead: train the recipe briefly with 1 and with N data-parallel ranks (1 thread each) and compare")(
+      "json", "print one JSON object instead of the table");
   po::positional_options_description positional;
   positional.add("recipe", 1);
   auto vm = parse_command_line(argc, argv, opts, positional, "lab bench");
@@ -160,6 +164,19 @@ int run_bench(int argc, char** argv) {
     return 0;
   }
   if (!vm.count("recipe")) throw InputError("lab bench needs a RECIPE (see lab bench --help)");
+  if (vm.count("nproc")) {
+    BenchRanksRequest request;
+    request.recipe = vm["recipe"].as<std::string>();
+    request.sets = strings_of(vm, "set");
+    request.plugin_paths = strings_of(vm, "plugin-path");
+    request.nproc = vm["nproc"].as<int>();
+    request.warmup = vm["warmup"].as<int64_t>();
+    request.steps = vm["steps"].as<int64_t>();
+    request.json = vm.count("json") != 0;
+    if (request.steps < 1 || request.warmup < 0)
+      throw InputError("--steps must be at least 1, --warmup not negative");
+    return run_bench_ranks(request);
+  }
   const std::string data = vm["data"].as<std::string>();
   if (data != "random" && data != "corpus")
     throw InputError("--data must be random or corpus, not '" + data + "'");

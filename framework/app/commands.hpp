@@ -20,6 +20,7 @@ int run_report(int argc, char** argv);     // lab report DIR...
 int run_generate(int argc, char** argv);   // lab generate RUN_DIR --prompt TEXT
 int run_export(int argc, char** argv);     // lab export RUN_DIR --format safetensors
 int run_audit(int argc, char** argv);      // lab audit causality|data ...
+int run_launch(int argc, char** argv);     // lab launch --nproc N -- <lab arguments>
 
 // lab audit data ... (reached through run_audit)
 int run_audit_data(int argc, char** argv);

@@ -42,6 +42,8 @@ const Command kCommands[] = {
      "check plugins against reference outputs"},
     {"audit", run_audit, "causality|data (--recipe FILE | RUN_DIR) [--json]",
      "check causality, validation overlap and epochs"},
+    {"launch", run_launch, "--nproc N [--nnodes M --node-rank R --master A:P] -- ARGS",
+     "data-parallel run over N local ranks"},
     {"profile", run_profile, "[--seq-lens 128,256,...] [--kernels a,b] ...",
      "time attention kernels across lengths"},
 };

@@ -2,6 +2,7 @@
 // optional group-limited selection, normalised and scaled gate weights, and a small sequence-wise
 // balance loss. The bias moves after each step toward balanced load (auxiliary-loss-free balancing).
 #include <lab/plugin.hpp>
+#include <lab/ranks.hpp>
 
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
@@ -64,6 +65,8 @@ class DeepSeekRouter : public lab::Router {
   void after_step() override {
     if (!load_.defined()) return;
     torch::NoGradGuard no_grad;
+    // In a data-parallel run the bias follows the load of the whole global batch, alike on every rank.
+    lab::sum_over_ranks(load_);
     if (s_.update_speed > 0) bias_.add_((load_.mean() - load_).sign() * s_.update_speed);
     load_ = torch::Tensor();
   }

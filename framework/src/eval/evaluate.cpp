@@ -67,7 +67,7 @@ std::vector<int64_t> evaluation_windows(int64_t windows, int64_t seq_len,
 }
 
 EvalResult evaluate(LanguageModel& model, const HeldOut& held_out, int64_t seq_len, int64_t batch_size,
-                    int64_t max_batches, torch::Device device) {
+                    int64_t max_batches, torch::Device device, const EvalShard& shard) {
   const auto& stream = held_out.tokens;
   const int64_t windows = validation_windows(stream, seq_len);
   if (windows == 0)
@@ -81,7 +81,11 @@ EvalResult evaluate(LanguageModel& model, const HeldOut& held_out, int64_t seq_l
   double loss_sum = 0;
   int64_t correct = 0, tokens = 0, batches = 0;
   std::map<std::string, double> stat_sum;
-  for (size_t first = 0; first < chosen.size(); first += static_cast<size_t>(batch_size)) {
+  const auto step = static_cast<size_t>(batch_size);
+  const auto total_batches = static_cast<int64_t>((chosen.size() + step - 1) / step);
+  const bool sharded = shard.count > 1 && total_batches >= shard.count;
+  for (size_t first = 0; first < chosen.size(); first += step) {
+    if (sharded && static_cast<int64_t>(first / step) % shard.count != shard.index) continue;
     const size_t last = std::min(chosen.size(), first + static_cast<size_t>(batch_size));
     Batch batch = validation_batch(stream, seq_len, {chosen.begin() + first, chosen.begin() + last});
     auto targets = batch.targets.to(device);
@@ -98,6 +102,19 @@ EvalResult evaluate(LanguageModel& model, const HeldOut& held_out, int64_t seq_l
     ++batches;
   }
   if (was_training) model->train();
+  if (sharded) {
+    // Every shard scored at least one batch, so all hold the same statistics.
+    std::vector<double> sums = {loss_sum, static_cast<double>(correct), static_cast<double>(tokens),
+                                static_cast<double>(batches)};
+    for (const auto& [name, value] : stat_sum) sums.push_back(value);
+    shard.sum(sums);
+    loss_sum = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
+    tokens = static_cast<int64_t>(sums[2]);
+    batches = static_cast<int64_t>(sums[3]);
+    size_t n = 4;
+    for (auto& [name, value] : stat_sum) value = sums[n++];
+  }
   EvalResult result;
   result.tokens = tokens;
   result.documents = documents_touched(chosen, seq_len, held_out.document_starts);

@@ -5,6 +5,7 @@
 #include "model/model.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,9 +30,18 @@ struct EvalResult {
 std::vector<int64_t> evaluation_windows(int64_t windows, int64_t seq_len,
                                         const std::vector<int64_t>& document_starts, int64_t wanted);
 
+// One of `count` processes that share an evaluation: it scores batches index, index + count, ... and
+// `sum` adds a vector of figures up over all of them, in place. With fewer batches than processes,
+// each scores every batch.
+struct EvalShard {
+  int64_t index = 0;
+  int64_t count = 1;
+  std::function<void(std::vector<double>&)> sum;
+};
+
 // Evaluates up to max_batches (0: all) batches of batch_size windows chosen by evaluation_windows;
 // restores the model's mode.
 EvalResult evaluate(LanguageModel& model, const HeldOut& held_out, int64_t seq_len, int64_t batch_size,
-                    int64_t max_batches, torch::Device device);
+                    int64_t max_batches, torch::Device device, const EvalShard& shard = {});
 
 }  // namespace lab

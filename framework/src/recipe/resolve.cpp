@@ -374,6 +374,8 @@ class Resolver {
     require(t.threads >= 0, "train.threads", "must not be negative (0: all cores)");
     require(t.log_every >= 1, "train.log_every", "must be at least 1");
     require(t.checkpoint_every >= 0, "train.checkpoint_every", "must not be negative");
+    require(float_of("distributed.timeout_s") > 0, "distributed.timeout_s", "must be positive");
+    require(float_of("distributed.bucket_mb") > 0, "distributed.bucket_mb", "must be positive");
     require(c.eval.every >= 1, "eval.every", "must be at least 1");
     require(c.eval.max_batches >= 0, "eval.max_batches", "must not be negative");
     require(c.eval.batch_size >= 1, "eval.batch_size", "must be at least 1");

@@ -23,6 +23,12 @@ struct RunFacts {
   int threads = 0;
   double tokens_per_s = 0;
   nlohmann::json audit;  // {"data": ..., "causality": ...} from the audit at the start of the run
+  // Data parallelism: ranks, c10d backend ("none" for one process), sequences per optimizer step over
+  // all ranks, and the mean seconds per step spent waiting for communication.
+  int world_size = 1;
+  std::string backend = "none";
+  int64_t global_batch = 0;
+  double comm_seconds_per_step = 0;
 };
 
 void write_summary(const std::filesystem::path& file, const RunFacts& facts);
