@@ -2,6 +2,7 @@
 // shared by all heads, and attention runs over those keys only. Two training modes: "warmup" (dense
 // attention, the indexer learns the head-summed attention distribution) and "sparse" (the default).
 #include "indexer.hpp"
+#include "onnx_lowering.hpp"
 #include "selected_scores.hpp"
 #include "sparse_attention.hpp"
 #include "statistics.hpp"
@@ -82,6 +83,12 @@ class DeepSeekSparse : public lab::Sparse {
             {"head_scores", dsa::head_scores(heads)},
             {"selected", idx},
             {"weights", weights}};
+  }
+
+  // Inference in sparse mode: the indexer's top-k keys per query, attention over those only.
+  std::string export_onnx(lab::OnnxGraph& g, const std::string& x, const std::string& q, const std::string& k,
+                          const std::string& v, const lab::KernelArgs& args) override {
+    return dsa::selected_attention_onnx(g, indexer_->export_onnx(g, x), q, k, v, args.scale, settings_.top_k);
   }
 
  private:
