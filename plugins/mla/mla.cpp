@@ -75,6 +75,33 @@ class MultiHeadLatentAttention : public lab::Attention {
 
   int64_t rope_dim() const override { return s_.qk_rope; }
 
+  std::string export_onnx(lab::OnnxGraph& g, const std::string& x, lab::OnnxAttend& ctx) override {
+    namespace ops = lab::onnx_ops;
+    const int64_t h = s_.heads;
+    auto q = s_.q_lora_rank > 0 ? ops::linear(g,
+                                              ops::rms_norm(g, ops::linear(g, x, q_a_proj_),
+                                                            q_a_layernorm_->weight, q_a_layernorm_->eps),
+                                              q_b_proj_)
+                                : ops::linear(g, x, q_proj_);
+    q = ops::split_heads(g, q, h, s_.qk_head());
+    auto q_rope = ctx.rotate(ops::narrow(g, q, -1, s_.qk_nope, s_.qk_rope));
+
+    auto latent = ops::linear(g, x, kv_a_proj_);
+    auto compressed = ops::rms_norm(g, ops::narrow(g, latent, -1, 0, s_.kv_lora_rank),
+                                    kv_a_layernorm_->weight, kv_a_layernorm_->eps);
+    auto kv = ops::split_heads(g, ops::linear(g, compressed, kv_b_proj_), h, s_.qk_nope + s_.v_head);
+    // The shared rotary key [B, 1, T, d_r], broadcast to every head.
+    auto k_rope = ctx.rotate(
+        g.op("Unsqueeze", {ops::narrow(g, latent, -1, s_.kv_lora_rank, s_.qk_rope), ops::ints(g, {1})}));
+    k_rope = g.op("Expand", {k_rope, ops::ints(g, {1, h, 1, 1})});
+
+    auto q_full = ops::concat(g, {ops::narrow(g, q, -1, 0, s_.qk_nope), q_rope}, -1);
+    auto k_full = ops::concat(g, {ops::narrow(g, kv, -1, 0, s_.qk_nope), k_rope}, -1);
+    auto v = ops::narrow(g, kv, -1, s_.qk_nope, s_.v_head);
+    auto out = ctx.attend(x, q_full, k_full, v, 1.0 / std::sqrt(static_cast<double>(s_.qk_head())));
+    return ops::linear(g, ops::merge_heads(g, out, h * s_.v_head), o_proj_);
+  }
+
  private:
   MlaShape s_;
   torch::nn::Linear q_proj_{nullptr}, q_a_proj_{nullptr}, q_b_proj_{nullptr};

@@ -35,6 +35,14 @@ class TopKRouter : public lab::Router {
     return routing;
   }
 
+  // At inference there is no noise: the top-k logits, softmax over them.
+  lab::OnnxRouting export_onnx(lab::OnnxGraph& g, const std::string& x) override {
+    namespace ops = lab::onnx_ops;
+    auto logits = ops::linear(g, x, gate_);
+    auto top = g.node("TopK", {logits, ops::ints(g, {top_k_})}, 2, {lab::OnnxAttribute::of("axis", -1)});
+    return {top[1], g.op("Softmax", {top[0]}, {lab::OnnxAttribute::of("axis", -1)})};
+  }
+
  private:
   int64_t experts_, top_k_;
   double noise_std_, aux_weight_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <lab/forward_state.hpp>
+#include <lab/onnx_graph.hpp>
 #include <lab/rope.hpp>
 
 #include <torch/nn/module.h>
@@ -27,6 +28,12 @@ class Attention : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x, AttendContext& ctx) = 0;
   // Rotary dim this plugin applies RoPE to (the core builds the RoPE slot with it).
   virtual int64_t rope_dim() const = 0;
+  // forward() as ONNX nodes, for lab export --format onnx: x [B, T, d_model] -> [B, T, d_model]. "" (the
+  // default): the plugin cannot be exported. May throw OnnxUnsupported for a setting it cannot express.
+  virtual std::string export_onnx(OnnxGraph& graph, const std::string& x, OnnxAttend& ctx) {
+    (void)graph, (void)x, (void)ctx;
+    return {};
+  }
 };
 
 using AttentionPtr = std::shared_ptr<Attention>;

@@ -17,7 +17,7 @@
 #include <vector>
 
 // Bumped whenever PluginDescriptor or a slot interface changes layout or meaning.
-#define LAB_PLUGIN_ABI_VERSION 3
+#define LAB_PLUGIN_ABI_VERSION 4
 // The symbol the loader looks up in every plugin library.
 #define LAB_PLUGIN_ENTRY_NAME "lab_plugin_entry"
 

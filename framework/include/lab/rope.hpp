@@ -1,6 +1,8 @@
 // RoPE slot: rotary tables and any factor the scaling contributes to the softmax scale.
 #pragma once
 
+#include <lab/onnx_graph.hpp>
+
 #include <torch/types.h>
 
 #include <memory>
@@ -23,6 +25,12 @@ class Rope {
   // Multiplies the attention's softmax scale (YaRN's mscale²); 1 for plain RoPE.
   virtual double softmax_scale_factor() const { return 1.0; }
   virtual int64_t dim() const = 0;
+  // apply() as ONNX nodes: x [B, H, T, D] at positions 0 .. T-1, T up to graph.max_seq_len(). "" (the
+  // default): the plugin cannot be exported. Rotary implements it for every table-driven RoPE.
+  virtual std::string export_onnx(OnnxGraph& graph, const std::string& x) const {
+    (void)graph, (void)x;
+    return {};
+  }
 };
 
 using RopePtr = std::shared_ptr<Rope>;

@@ -15,6 +15,8 @@ class Rotary : public Rope {
   torch::Tensor apply(const torch::Tensor& x, int64_t offset = 0) const override;
   std::pair<torch::Tensor, torch::Tensor> tables(int64_t seq_len, torch::Device device) const override;
   int64_t dim() const override { return dim_; }
+  // Rotates with tables stored for the export's maximum length, in this layout.
+  std::string export_onnx(OnnxGraph& graph, const std::string& x) const override;
   RopeLayout layout() const { return layout_; }
   // The inverse frequencies [dim/2] (float64) in use for a sequence of `seq_len` positions.
   torch::Tensor frequencies(int64_t seq_len) const { return inv_freq(seq_len); }

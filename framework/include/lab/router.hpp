@@ -2,6 +2,7 @@
 #pragma once
 
 #include <lab/forward_state.hpp>
+#include <lab/onnx_graph.hpp>
 
 #include <torch/nn/module.h>
 
@@ -14,6 +15,12 @@ struct Routing {
   // [N, E] the router's distribution over all experts (rows sum to 1), for the entropy statistic;
   // undefined when the router has none.
   torch::Tensor probs;
+};
+
+// The ONNX form of a Routing, for tokens x [N, d_model]: value names, empty when there is no export.
+struct OnnxRouting {
+  std::string experts;  // [N, K] int64
+  std::string weights;  // [N, K] float
 };
 
 class Router : public torch::nn::Module {
@@ -29,6 +36,12 @@ class Router : public torch::nn::Module {
   // Called after each optimizer step (gradient-free updates such as load-balancing biases), only while
   // the router's parameters train: a stage that freezes the router group skips it.
   virtual void after_step() {}
+  // route() at inference as ONNX nodes, the same experts and weights. Empty (the default): the router
+  // cannot be exported.
+  virtual OnnxRouting export_onnx(OnnxGraph& graph, const std::string& x) {
+    (void)graph, (void)x;
+    return {};
+  }
 };
 
 using RouterPtr = std::shared_ptr<Router>;

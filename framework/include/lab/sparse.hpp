@@ -3,6 +3,7 @@
 
 #include <lab/forward_state.hpp>
 #include <lab/kernel.hpp>
+#include <lab/onnx_graph.hpp>
 #include <lab/rope.hpp>
 
 #include <torch/nn/module.h>
@@ -31,6 +32,13 @@ class Sparse : public torch::nn::Module {
   virtual std::map<std::string, torch::Tensor> inspect(const torch::Tensor& x, const torch::Tensor& q,
                                                        const torch::Tensor& k, const KernelArgs& args) {
     (void)x, (void)q, (void)k, (void)args;
+    return {};
+  }
+  // attend() at inference as ONNX nodes over value names (x, q, k, v as in attend()). "" (the
+  // default): the plugin cannot be exported.
+  virtual std::string export_onnx(OnnxGraph& graph, const std::string& x, const std::string& q,
+                                  const std::string& k, const std::string& v, const KernelArgs& args) {
+    (void)graph, (void)x, (void)q, (void)k, (void)v, (void)args;
     return {};
   }
 };

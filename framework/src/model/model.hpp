@@ -20,6 +20,8 @@ namespace lab {
 
 struct Config;
 class ComponentClock;
+class OnnxGraph;
+struct OnnxPluginNames;
 
 // Intermediate tensors of one forward pass, for the causality audit: the embedding output (before
 // dropout) and each block's attention and MoE outputs, all [B, T, d_model] and still in the graph.
@@ -37,6 +39,9 @@ class BlockImpl : public torch::nn::Module {
   MoE& moe() { return moe_; }
   void set_component_clock(ComponentClock* clock) { clock_ = clock; }
   void set_capture(ModelCapture* capture) { capture_ = capture; }
+  // forward() at inference as ONNX nodes (onnx/lower_model.cpp).
+  std::string export_onnx(OnnxGraph& graph, const std::string& x, const Kernel& kernel, const Rope& rope,
+                          const KernelArgs& kernel_args, const OnnxPluginNames& plugins);
 
  private:
   ComponentClock* clock_ = nullptr;
@@ -66,6 +71,9 @@ class LanguageModelImpl : public torch::nn::Module {
   void set_component_clock(ComponentClock* clock);
   // Records intermediate tensors of every following forward pass into `capture` (nullptr: off).
   void set_capture(ModelCapture* capture);
+  // forward() at inference as ONNX nodes: tokens [B, T] int64 -> logits [B, T, vocab]; throws
+  // lab::InputError naming the first plugin that cannot be exported (onnx/lower_model.cpp).
+  std::string export_onnx(OnnxGraph& graph, const std::string& tokens, const OnnxPluginNames& plugins);
 
  private:
   ComponentClock* clock_ = nullptr;

@@ -9,6 +9,7 @@
 namespace lab {
 
 class ComponentClock;
+class OnnxGraph;
 
 struct MoEOptions {
   int64_t d_model = 0;
@@ -30,6 +31,9 @@ class MoEImpl : public torch::nn::Module {
   Router& router() { return *router_; }
   const MoEOptions& options() const { return options_; }
   void set_component_clock(ComponentClock* clock) { clock_ = clock; }
+  // forward() at inference as ONNX nodes, every expert computed densely and weighted by its gate
+  // (onnx/lower_model.cpp); `router_plugin` names the router in errors.
+  std::string export_onnx(OnnxGraph& graph, const std::string& x, const std::string& router_plugin);
 
   // Stacked expert weights: expert e is (w_gate[e], w_up[e], w_down[e]).
   torch::Tensor w_gate, w_up, w_down;  // [E, d_ff, d], [E, d_ff, d], [E, d, d_ff]

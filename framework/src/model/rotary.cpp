@@ -1,3 +1,4 @@
+#include <lab/onnx_graph.hpp>
 #include <lab/rotary.hpp>
 
 #include "model/fused_ops.hpp"
@@ -41,6 +42,11 @@ torch::Tensor Rotary::apply(const torch::Tensor& x, int64_t offset) const {
   auto sin = sin_all.narrow(0, offset, t).to(acc);
   auto out = fused_rotary(x.to(acc), cos, sin, layout_ == RopeLayout::Interleaved);
   return out.to(x.scalar_type());
+}
+
+std::string Rotary::export_onnx(OnnxGraph& graph, const std::string& x) const {
+  auto [cos, sin] = onnx_ops::position_tables(graph, *this, x, 2);
+  return onnx_ops::rotate(graph, x, cos, sin, layout_ == RopeLayout::Interleaved);
 }
 
 std::vector<KeySpec> rotary_keys() {
