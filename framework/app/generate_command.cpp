@@ -10,12 +10,18 @@
 
 #include <boost/program_options.hpp>
 
+#include <cmath>
 #include <iostream>
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace lab::app {
+
+namespace {
+// Each new token runs the model once: past this a typo would sample for hours.
+constexpr int64_t kMaxNewTokens = 65536;
+}  // namespace
 
 int run_generate(int argc, char** argv) {
   po::options_description opts("lab generate RUN_DIR --prompt TEXT [options]");
@@ -41,9 +47,11 @@ int run_generate(int argc, char** argv) {
   sample.top_k = vm["top-k"].as<int64_t>();
   sample.max_tokens = vm["max-tokens"].as<int64_t>();
   sample.seed = vm["seed"].as<uint64_t>();
-  if (sample.temperature < 0) throw InputError("--temperature must not be negative");
+  if (!(sample.temperature >= 0) || !std::isfinite(sample.temperature))
+    throw InputError("--temperature must be a finite number, not negative");
   if (sample.top_k < 0) throw InputError("--top-k must not be negative");
-  if (sample.max_tokens < 1) throw InputError("--max-tokens must be at least 1");
+  if (sample.max_tokens < 1 || sample.max_tokens > kMaxNewTokens)
+    throw InputError("--max-tokens must be between 1 and " + std::to_string(kMaxNewTokens));
 
   LoadRunOptions load;
   if (vm.count("plugin-path")) load.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();

@@ -5,6 +5,7 @@
 #include "data/corpus.hpp"
 #include "eval/evaluate.hpp"
 #include "model/model.hpp"
+#include "recipe/where_set.hpp"
 #include "run/files.hpp"
 #include "run/plots.hpp"
 #include "run/summary.hpp"
@@ -37,7 +38,15 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-void on_interrupt(int) { g_interrupted = true; }
+// The first request stops at the end of the step, with a checkpoint; a second one, for a step that
+// takes too long, ends the process at once (the checkpoint before it stays).
+void on_interrupt(int sig) {
+  if (g_interrupted) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+  g_interrupted = true;
+}
 
 // Restores the previous SIGINT/SIGTERM handlers when training returns.
 struct InterruptGuard {
@@ -62,7 +71,7 @@ double seconds_since(Clock::time_point start) {
 void truncate_metrics(const fs::path& file, int64_t step) {
   if (!fs::exists(file)) return;
   std::string kept;
-  for (const auto& line : read_json_lines(file))
+  for (const auto& line : read_json_lines(file, /*drop_torn_end=*/true))
     if (line.value("step", int64_t{0}) <= step) kept += line.dump() + "\n";
   write_file_atomic(file, kept);
 }
@@ -140,7 +149,13 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   Config config = config_in;
   const TrainConfig& tc = config.train;
   at::set_num_threads(tc.threads > 0 ? static_cast<int>(tc.threads) : default_thread_count());
-  const torch::Device device = pick_device(tc.device);
+  const torch::Device device = [&] {
+    try {
+      return pick_device(tc.device);
+    } catch (const std::exception& err) {  // InputError or LibTorch's for a device index it lacks
+      throw InputError(where_set(config, "train.device") + ": " + err.what());
+    }
+  }();
   const fs::path dir = run_directory(config);
   const fs::path checkpoint_dir = dir / "checkpoint";
   Progress progress(options.quiet, tc.steps);
@@ -156,7 +171,7 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
     progress.line("run already finished: " + dir.string());
     return RunResult{dir, true, tc.steps};
   }
-  if (options.resume && !fs::exists(checkpoint_dir / "state.json"))
+  if (options.resume && !any_checkpoint(checkpoint_dir))
     throw InputError(dir.string() + ": no checkpoint to resume from");
 
   const auto wall_start = Clock::now();
@@ -164,12 +179,13 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
                                                          DatasetContext{config.recipe_file.parent_path()});
   Corpus corpus = prepare_corpus(*dataset, config.data, default_cache_dir(config.data.tokenizer_cache));
   if (validation_windows(corpus.val_tokens, config.dims.seq_len) == 0)
-    throw InputError(
-        "validation split has " + std::to_string(corpus.val_tokens.size()) +
-        " tokens, too few for one window of model.seq_len = " + std::to_string(config.dims.seq_len));
+    throw InputError(where_set(config, "model.seq_len") + ": validation split has " +
+                     std::to_string(corpus.val_tokens.size()) + " tokens, too few for one window of " +
+                     std::to_string(config.dims.seq_len));
   if (static_cast<int64_t>(corpus.train_tokens.size()) <= config.dims.seq_len)
-    throw InputError("training split has " + std::to_string(corpus.train_tokens.size()) +
-                     " tokens, too few for model.seq_len = " + std::to_string(config.dims.seq_len));
+    throw InputError(where_set(config, "model.seq_len") + ": training split has " +
+                     std::to_string(corpus.train_tokens.size()) + " tokens, too few for " +
+                     std::to_string(config.dims.seq_len));
   config.dims.vocab_size = corpus.tokenizer.vocab_size();
   progress.line("data: " + dataset->describe() + " | " + std::to_string(corpus.train_ids.size()) +
                 " train / " + std::to_string(corpus.val_ids.size()) + " validation documents | " +
@@ -202,13 +218,14 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   TrainingState state;
   std::optional<TensorBoardLog> tensorboard;
   try {
+    // The checkpoint loads before anything is rewritten: a resume that fails leaves the folder as it was.
+    if (options.resume) state = load_checkpoint(checkpoint_dir, model, *optimizer, tc.steps);
     const std::string resolved = to_toml(config.resolved);
     write_file_atomic(dir / "recipe.resolved.toml",
                       "# Every key of this run, defaults filled in.\n" + resolved);
     fs::copy_file(corpus.tokenizer.model_path(), dir / "tokenizer.model",
                   fs::copy_options::overwrite_existing);
     if (options.resume) {
-      state = load_checkpoint(checkpoint_dir, model, *optimizer);
       truncate_metrics(dir / "metrics.jsonl", state.step);
       progress.line("resumed at step " + std::to_string(state.step));
     } else {
@@ -227,10 +244,12 @@ RunResult train(const Config& config_in, const TrainOptions& options) {
   model->train();
   const int64_t tokens_per_step = tc.batch_size * tc.accum_steps * config.dims.seq_len;
   const double wall_before = state.wall_seconds;
-  double loss_sum = 0, lr_now = 0;
-  int64_t loss_count = 0;
-  std::map<std::string, double> aux_sum, stat_sum;
-  int64_t stat_count = 0;
+  double lr_now = 0;
+  // Checkpointed with the state: the first metrics line after a resume averages the same steps.
+  double& loss_sum = state.running.loss_sum;
+  int64_t& loss_count = state.running.loss_count;
+  std::map<std::string, double>&aux_sum = state.running.aux_sum, &stat_sum = state.running.stat_sum;
+  int64_t& stat_count = state.running.stat_count;
   size_t current_stage = static_cast<size_t>(-1);
   bool stopped = false;
   auto segment_start = Clock::now();
