@@ -413,9 +413,10 @@ class Resolver {
     require(!c.experiment.empty(), "experiment.name", "must not be empty");
     require(!c.variant.empty(), "experiment.variant", "must not be empty");
     for (const auto& name : {c.experiment, c.variant})
-      if (name.find('/') != std::string::npos || name == "." || name == "..")
+      if (name.find('/') != std::string::npos || name == "." || name == ".." ||
+          std::any_of(name.begin(), name.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
         problem(name == c.experiment ? "experiment.name" : "experiment.variant",
-                "must be a plain folder name");
+                "must be a plain folder name (no /, no control characters, not . or ..)");
       else if (name.size() > kMaxNameLength)
         problem(name == c.experiment ? "experiment.name" : "experiment.variant",
                 "must be at most " + std::to_string(kMaxNameLength) + " characters (it names a folder)");

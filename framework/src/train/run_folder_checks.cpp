@@ -55,8 +55,11 @@ fs::path existing_part(const fs::path& dir) {
 
 void discard_failed_run(const fs::path& dir, const fs::path& existing) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec) || any_checkpoint(dir / "checkpoint")) return;
-  fs::remove_all(dir, ec);
+  if (fs::is_directory(dir, ec)) {
+    if (any_checkpoint(dir / "checkpoint")) return;
+    fs::remove_all(dir, ec);
+  }
+  // The trainer may have removed the run folder itself; the folders made above it go too.
   for (fs::path up = dir.parent_path(); !up.empty() && up != existing && fs::is_empty(up, ec);
        up = up.parent_path())
     fs::remove(up, ec);
