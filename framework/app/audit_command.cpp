@@ -94,7 +94,8 @@ int run_audit(int argc, char** argv) {
            "run `lab audit causality --help` or `lab audit data --help` for details\n";
     return 0;
   }
-  throw InputError("lab audit: say what to audit: causality or data (see lab audit --help)");
+  throw InputError("lab audit: say what to audit: causality or data" +
+                   (what.empty() ? std::string() : ", not '" + what + "'") + " (see lab audit --help)");
 }
 
 }  // namespace lab::app

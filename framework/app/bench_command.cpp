@@ -193,6 +193,7 @@ int run_bench(int argc, char** argv) {
   if (options.steps < 1) throw InputError("--steps must be at least 1");
   if (options.warmup_steps < 0) throw InputError("--warmup must not be negative");
   if (options.peak_size < 0) throw InputError("--peak-size must not be negative");
+  if (!options.trace_file.empty()) check_output_file("--trace", options.trace_file);
 
   const std::string recipe_file = vm["recipe"].as<std::string>();
   PluginRegistry registry;

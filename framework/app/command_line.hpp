@@ -22,4 +22,10 @@ std::vector<std::string> strings_of(const boost::program_options::variables_map&
 // applied in that order.
 Recipe recipe_of(const boost::program_options::variables_map& vm);
 
+// For a flag naming a file or folder lab will write: throws lab::InputError naming the flag when the
+// place cannot hold it (a missing or read-only folder, a folder where a file goes, or the reverse),
+// before any work is done.
+void check_output_file(const std::string& flag, const std::string& path);
+void check_output_dir(const std::string& flag, const std::string& path);
+
 }  // namespace lab::app

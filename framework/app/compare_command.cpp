@@ -33,6 +33,7 @@ int run_compare(int argc, char** argv) {
   }
   if (!vm.count("dirs"))
     throw InputError("lab compare: give at least one run folder (see lab compare --help)");
+  if (vm.count("out")) check_output_dir("--out", vm["out"].as<std::string>());
   std::vector<fs::path> dirs;
   for (const auto& d : vm["dirs"].as<std::vector<std::string>>()) dirs.emplace_back(d);
   Comparison c = compare_runs(find_runs(dirs), vm.count("baseline") ? vm["baseline"].as<std::string>() : "");

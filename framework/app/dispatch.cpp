@@ -59,7 +59,7 @@ void print_usage() {
 int dispatch(int argc, char** argv) {
   if (argc < 2) {
     print_usage();
-    return 2;
+    throw InputError("no command given (see the usage above)");
   }
   std::string first = argv[1];
   if (first == "--version") {

@@ -15,6 +15,8 @@ namespace lab::app {
 
 namespace {
 
+constexpr int64_t kMaxEvalLength = int64_t{1} << 20;
+
 std::vector<int64_t> parse_lengths(const std::string& text) {
   std::vector<std::string> parts;
   boost::split(parts, text, boost::is_any_of(","));
@@ -27,6 +29,9 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
     } catch (const std::exception&) {
       throw InputError("--seq-len '" + text + "': '" + part + "' is not a whole number");
     }
+    if (lengths.back() < 2 || lengths.back() > kMaxEvalLength)
+      throw InputError("--seq-len '" + text + "': " + part + " is outside 2.." +
+                       std::to_string(kMaxEvalLength));
   }
   return lengths;
 }
@@ -52,6 +57,10 @@ int run_eval(int argc, char** argv) {
     return 0;
   }
   if (!vm.count("run")) throw InputError("lab eval needs a RUN_DIR (see lab eval --help)");
+  if (vm["batch-size"].as<int64_t>() < 0)
+    throw InputError("--batch-size must not be negative (0: the run's)");
+  if (vm["max-batches"].as<int64_t>() < 0)
+    throw InputError("--max-batches must not be negative (0: the run's)");
   LoadedRun run = load_run(vm["run"].as<std::string>(), {{}, strings_of(vm, "plugin-path")});
   std::vector<int64_t> lengths = {run.config.dims.seq_len};
   if (vm.count("seq-len")) lengths = parse_lengths(vm["seq-len"].as<std::string>());

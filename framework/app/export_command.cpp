@@ -37,6 +37,7 @@ int run_export(int argc, char** argv) {
   const std::string format = vm["format"].as<std::string>();
   if (format != "safetensors" && format != "onnx")
     throw InputError("--format " + format + ": unknown format (choices: safetensors, onnx)");
+  if (vm.count("out")) check_output_dir("--out", vm["out"].as<std::string>());
   LoadRunOptions load;
   if (vm.count("plugin-path")) load.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
   LoadedRun run = load_run(vm["run"].as<std::string>(), load);

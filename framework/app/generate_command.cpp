@@ -10,12 +10,18 @@
 
 #include <boost/program_options.hpp>
 
+#include <cmath>
 #include <iostream>
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace lab::app {
+
+namespace {
+// Each new token runs the model once: past this a typo would sample for hours.
+constexpr int64_t kMaxNewTokens = 65536;
+}  // namespace
 
 int run_generate(int argc, char** argv) {
   po::options_description opts("lab generate RUN_DIR --prompt TEXT [options]");
@@ -24,7 +30,7 @@ int run_generate(int argc, char** argv) {
       "temperature,t", po::value<double>()->default_value(0.8), "softmax temperature; 0: greedy")(
       "top-k,k", po::value<int64_t>()->default_value(50), "sample among the k most likely tokens; 0: all")(
       "max-tokens,n", po::value<int64_t>()->default_value(100), "new tokens at most")(
-      "seed", po::value<uint64_t>()->default_value(0), "sampling seed (the same seed gives the same text)")(
+      "seed", po::value<int64_t>()->default_value(0), "sampling seed (the same seed gives the same text)")(
       "plugin-path,P", po::value<std::vector<std::string>>()->composing(),
       "extra plugin folder (repeatable)");
   po::positional_options_description positional;
@@ -40,10 +46,14 @@ int run_generate(int argc, char** argv) {
   sample.temperature = vm["temperature"].as<double>();
   sample.top_k = vm["top-k"].as<int64_t>();
   sample.max_tokens = vm["max-tokens"].as<int64_t>();
-  sample.seed = vm["seed"].as<uint64_t>();
-  if (sample.temperature < 0) throw InputError("--temperature must not be negative");
+  // Read signed: an unsigned option would take "-1" as 2^64 - 1.
+  if (vm["seed"].as<int64_t>() < 0) throw InputError("--seed must not be negative");
+  sample.seed = static_cast<uint64_t>(vm["seed"].as<int64_t>());
+  if (!(sample.temperature >= 0) || !std::isfinite(sample.temperature))
+    throw InputError("--temperature must be a finite number, not negative");
   if (sample.top_k < 0) throw InputError("--top-k must not be negative");
-  if (sample.max_tokens < 1) throw InputError("--max-tokens must be at least 1");
+  if (sample.max_tokens < 1 || sample.max_tokens > kMaxNewTokens)
+    throw InputError("--max-tokens must be between 1 and " + std::to_string(kMaxNewTokens));
 
   LoadRunOptions load;
   if (vm.count("plugin-path")) load.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();

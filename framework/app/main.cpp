@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -33,7 +34,22 @@ int main(int argc, char** argv) {
     report(err.what());
     return 2;
   } catch (const c10::Error& err) {
-    std::fprintf(stderr, "lab: error: %s\n", err.what_without_backtrace());
+    const std::string what = err.what_without_backtrace();
+    const std::string first_line = what.substr(0, what.find('\n'));
+    if (what.find("can't allocate memory") != std::string::npos) {
+      // LibTorch's allocator names only the byte count: say what it means for a recipe.
+      const auto tried = first_line.find("you tried");
+      std::fprintf(stderr,
+                   "lab: error: out of memory (%s); lower the model's shape keys or train.batch_size\n",
+                   first_line.substr(tried == std::string::npos ? 0 : tried).c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "lab: error: %s\n", first_line.c_str());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& err) {
+    // "PATH: REASON" instead of the library's "filesystem error: cannot ...: REASON [PATH] [PATH]".
+    const auto& path = err.path2().empty() ? err.path1() : err.path2();
+    std::fprintf(stderr, "lab: error: %s: %s\n", path.c_str(), err.code().message().c_str());
     return 1;
   } catch (const std::exception& err) {
     std::fprintf(stderr, "lab: error: %s\n", err.what());

@@ -33,6 +33,7 @@ int run_report(int argc, char** argv) {
     return 0;
   }
   if (!vm.count("dirs")) throw InputError("lab report: give at least one run folder (see lab report --help)");
+  if (vm.count("out")) check_output_file("--out", vm["out"].as<std::string>());
   std::vector<fs::path> dirs;
   for (const auto& d : vm["dirs"].as<std::vector<std::string>>()) dirs.emplace_back(d);
   Comparison c = compare_runs(find_runs(dirs), vm.count("baseline") ? vm["baseline"].as<std::string>() : "");

@@ -4,15 +4,18 @@
 #include "recipe/config.hpp"
 #include "recipe/recipe.hpp"
 #include "registry/registry.hpp"
+#include "train/run_folder_checks.hpp"
 #include "train/trainer.hpp"
 
 #include <lab/error.hpp>
 
 #include <boost/program_options.hpp>
 
+#include <filesystem>
 #include <iostream>
 
 namespace po = boost::program_options;
+namespace fs = std::filesystem;
 
 namespace lab::app {
 
@@ -49,8 +52,19 @@ int run_train(int argc, char** argv) {
   options.overwrite = vm.count("overwrite") != 0;
   options.stop_after = vm["stop-after"].as<int64_t>();
   options.quiet = vm.count("quiet") != 0;
-  RunResult result = train(config, options);
-  return result.finished ? 0 : 3;
+  check_run_folder_writable(config);
+  prepare_resume(config, options);
+  const fs::path dir = run_directory(config);
+  const bool existed = fs::exists(dir);
+  const fs::path existing = existing_part(dir);
+  try {
+    RunResult result = train(config, options);
+    return result.finished ? 0 : 3;
+  } catch (...) {
+    // A new run that failed (a diverging loss, a full disk) leaves nothing it cannot resume from.
+    if (!existed || options.overwrite) discard_failed_run(dir, existing);
+    throw;
+  }
 }
 
 }  // namespace lab::app

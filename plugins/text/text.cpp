@@ -58,6 +58,9 @@ std::string read_text(const fs::path& file) {
   if (in.bad()) throw lab::InputError("text: cannot read " + file.string());
   if (text.find('\0') != std::string::npos)
     throw lab::InputError("text: " + file.string() + " is not a text file (it contains NUL bytes)");
+  // SentencePiece would take invalid bytes as they are; the corpus would then not round-trip.
+  const std::string encoding = lab::utf8_problem(text);
+  if (!encoding.empty()) throw lab::InputError("text: " + file.string() + ": " + encoding);
   return text;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lab {
@@ -24,6 +25,9 @@ std::filesystem::path resolve_data_path(const std::string& path, const DatasetCo
 // is left to the caller, which knows what it was looking for.
 std::vector<DataFile> list_data_files(const std::string& plugin, const std::filesystem::path& root,
                                       const std::function<bool(const std::filesystem::path&)>& keep);
+
+// Empty when `text` is valid UTF-8, else where it is not: "line N: not valid UTF-8 (byte B)".
+std::string utf8_problem(std::string_view text);
 
 // Total size of the files; unreadable ones count as 0 (for describe()).
 uintmax_t total_file_bytes(const std::vector<std::filesystem::path>& files);

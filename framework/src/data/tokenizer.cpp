@@ -242,8 +242,22 @@ std::string unique_suffix() {
   return std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
+// Lines SentencePiece skips for their length (max_sentence_length in trainer_options).
+size_t count_overlong_lines(const std::vector<std::string>& texts) {
+  constexpr size_t kMaxLine = 16384;
+  size_t count = 0;
+  for (const auto& text : texts)
+    for (size_t start = 0; start <= text.size();) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      if (end - start > kMaxLine) ++count;
+      start = end + 1;
+    }
+  return count;
+}
+
 // SentencePiece's messages name its own flags; say what they mean for a recipe.
-std::string explain_failure(const std::string& message, int64_t vocab_size, size_t lines) {
+std::string explain_failure(const std::string& message, int64_t vocab_size, size_t lines, size_t overlong) {
   std::string hint = "cannot train the tokenizer";
   if (message.find("required_chars") != std::string::npos)
     hint =
@@ -252,10 +266,13 @@ std::string explain_failure(const std::string& message, int64_t vocab_size, size
   else if (message.find("Vocabulary size too high") != std::string::npos)
     hint = "vocab_size " + std::to_string(vocab_size) + " is too large for " + std::to_string(lines) +
            " lines of training text; lower vocab_size or add text";
+  else if (overlong > 0)
+    hint = std::to_string(overlong) + " of the text's " + std::to_string(lines) +
+           " lines are longer than 16384 bytes, which SentencePiece skips; break the text into shorter lines";
   // Drop SentencePiece's "Internal: file(line) [condition] " prefix; the sentence after it is the news.
   const auto bracket = message.rfind("] ");
   const std::string detail = bracket == std::string::npos ? message : message.substr(bracket + 2);
-  return "tokenizer: " + hint + " (sentencepiece: " + detail + ")";
+  return "tokenizer: " + hint + (detail.empty() ? "" : " (sentencepiece: " + detail + ")");
 }
 
 }  // namespace
@@ -289,7 +306,8 @@ Tokenizer Tokenizer::train_or_load(const std::vector<std::string>& texts, int64_
   args["input"] = scratch + ".txt";
   args["model_prefix"] = scratch;
   std::string message;
-  if (!open_bridge().train(args, &message)) throw InputError(explain_failure(message, vocab_size, lines));
+  if (!open_bridge().train(args, &message))
+    throw InputError(explain_failure(message, vocab_size, lines, count_overlong_lines(texts)));
 
   std::filesystem::rename(scratch + ".model", model_file, error);
   if (error) throw InputError("tokenizer: cannot store " + model_file.string() + ": " + error.message());

@@ -75,6 +75,10 @@ toml::table parse_toml_file(const fs::path& file) {
 
 class RecipeLoader {
  public:
+  // Recipes a chain of `extends` may hold: deep enough for any real layering, bounded so a runaway
+  // chain is reported at once.
+  static constexpr size_t kMaxExtendsDepth = 64;
+
   // Removes the [presets] table from `tbl` and flattens each preset's overrides on their own.
   static std::map<std::string, Recipe::Preset> take_presets(toml::table& tbl, const fs::path& file) {
     std::map<std::string, Recipe::Preset> presets;
@@ -100,9 +104,15 @@ class RecipeLoader {
 
   static Recipe load(const fs::path& file, std::vector<fs::path>& chain) {
     std::error_code ec;
+    const std::string by = chain.empty() ? "" : " (extended by " + chain.back().string() + ")";
+    if (!fs::exists(file, ec)) throw InputError(file.string() + ": recipe not found" + by);
+    if (fs::is_directory(file, ec))
+      throw InputError(file.string() + ": is a directory, not a recipe file" + by);
     if (!fs::is_regular_file(file, ec))
-      throw InputError(file.string() + ": recipe not found" +
-                       (chain.empty() ? "" : " (extended by " + chain.back().string() + ")"));
+      throw InputError(file.string() + ": not a regular file (a recipe is a TOML file)" + by);
+    if (chain.size() >= kMaxExtendsDepth)
+      throw InputError(chain.back().string() + ": extends: more than " + std::to_string(kMaxExtendsDepth) +
+                       " recipes deep (a chain this long is a mistake)");
     fs::path canonical = fs::weakly_canonical(file, ec);
     for (const auto& seen : chain)
       if (fs::weakly_canonical(seen, ec) == canonical)
@@ -117,6 +127,9 @@ class RecipeLoader {
         throw InputError(file.string() + ":" + std::to_string(ext->source().begin.line) +
                          ": extends: expected a string (the path of another recipe)");
       base = *text;
+      if (base.empty())
+        throw InputError(file.string() + ":" + std::to_string(ext->source().begin.line) +
+                         ": extends: empty (name the recipe this one builds on, or remove the key)");
       tbl.erase("extends");
     }
     std::map<std::string, Recipe::Preset> presets = take_presets(tbl, file);
@@ -175,8 +188,13 @@ Value Recipe::parse_value(const std::string& key, const std::string& text) {
     std::set<std::string> arrays;
     Flattener{"--set", &parsed, &arrays}.visit(*tbl.get("v"), key);
     if (parsed.size() == 1 && parsed.begin()->first == key) value = parsed.begin()->second.value;
-  } catch (const toml::parse_error&) {
-    // Not TOML: a bare word, taken as a string.
+  } catch (const toml::parse_error& err) {
+    // Not TOML: a bare word, taken as a string; but text that opens a string, array or table and does
+    // not close it is a typo, not a word.
+    const size_t first = text.find_first_not_of(" \t");
+    if (first != std::string::npos && std::string("\"'[{").find(text[first]) != std::string::npos)
+      throw InputError("--set " + key + "=" + text + ": not a valid TOML value (" +
+                       std::string(err.description()) + ")");
   }
   return value;
 }

@@ -1,6 +1,8 @@
 // Recipe -> Config: schema checks, defaults, plugin resolution and shape checks.
 #include "recipe/config.hpp"
+#include "recipe/memory_estimate.hpp"
 #include "recipe/schema.hpp"
+#include "recipe/where_set.hpp"
 #include "registry/registry.hpp"
 #include "util/edit_distance.hpp"
 
@@ -9,13 +11,24 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
+#include <limits>
 
 namespace lab {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+// Bounds past which a value is a typo, not an experiment: each would otherwise run out of memory,
+// threads or time before reporting anything.
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxSeqLen = int64_t{1} << 20;
+constexpr int64_t kMaxAccumSteps = int64_t{1} << 20;
+constexpr int64_t kMaxThreads = 1024;
+constexpr size_t kMaxNameLength = 200;  // folder names; most file systems allow 255 bytes
 
 struct Spec {
   Value def;
@@ -259,7 +272,8 @@ class Resolver {
     build_stages();
     for (const auto& section : slot_sections()) build_options(slot(section.section));
     check_core();
-    check_plugins();
+    // Plugins judge their keys against the core shape; a wrong core value would be reported twice.
+    if (problems_.empty()) check_plugins();
   }
 
   void build_stages() {
@@ -270,6 +284,7 @@ class Resolver {
              return kv.first.rfind("train.stages." + std::to_string(count) + ".", 0) == 0;
            }))
       ++count;
+    int64_t stages_total = 0;
     for (int64_t n = 0; n < count; ++n) {
       std::string prefix = "train.stages." + std::to_string(n) + ".";
       auto get = [&](const std::string& name) -> Value {
@@ -289,6 +304,13 @@ class Resolver {
         problem(prefix + "steps", "every stage needs steps");
       else if (stage.steps < 1)
         problem(prefix + "steps", "must be at least 1");
+      else if (stage.steps > std::numeric_limits<int64_t>::max() - stages_total)
+        problem(prefix + "steps", "brings the stages' total past the largest step count");
+      else
+        stages_total += stage.steps;
+      const double stage_lr = get("lr").as_float();
+      if (!std::isfinite(stage_lr) || stage_lr < 0)
+        problem(prefix + "lr", "must be finite and not negative (0: train.lr)");
       for (const auto& g : stage.groups)
         if (std::find(parameter_groups().begin(), parameter_groups().end(), g) == parameter_groups().end()) {
           std::string hint = did_you_mean(g, parameter_groups());
@@ -308,6 +330,7 @@ class Resolver {
       set_resolved(prefix + "mode", Value::of(stage.mode), source_of(prefix + "mode"));
       t.stages.push_back(stage);
     }
+    stages_given_ = !t.stages.empty();
     if (t.stages.empty()) {
       StageConfig stage;
       stage.name = "train";
@@ -338,15 +361,17 @@ class Resolver {
     const ModelDims& d = c.dims;
     require(d.d_model >= 1, "model.d_model", "must be positive");
     require(d.n_layers >= 1, "model.n_layers", "must be at least 1");
+    require(d.n_layers <= kMaxLayers, "model.n_layers", "must be at most " + std::to_string(kMaxLayers));
     require(d.n_heads >= 1, "model.n_heads", "must be at least 1");
     require(d.seq_len >= 2, "model.seq_len", "must be at least 2");
+    require(d.seq_len <= kMaxSeqLen, "model.seq_len", "must be at most " + std::to_string(kMaxSeqLen));
     require(d.dropout >= 0 && d.dropout < 1, "model.dropout", "must be in [0, 1)");
     double attn_dropout = float_of("model.attention_dropout");
     require(attn_dropout >= 0 && attn_dropout < 1, "model.attention_dropout", "must be in [0, 1)");
-    require(c.init_std > 0, "model.init_std", "must be positive");
+    require(c.init_std > 0 && std::isfinite(c.init_std), "model.init_std", "must be positive and finite");
     require(d.n_experts >= 1, "moe.experts", "must be at least 1");
     require(d.top_k >= 1, "moe.top_k", "must be at least 1");
-    require(d.top_k <= d.n_experts, "moe.top_k",
+    require(d.n_experts < 1 || d.top_k <= d.n_experts, "moe.top_k",
             "top_k = " + std::to_string(d.top_k) + " exceeds moe.experts = " + std::to_string(d.n_experts));
     require(d.d_ff >= 1, "moe.d_ff", "must be positive (0 means 4 x d_model)");
     require(int_of("moe.shared_experts") >= 0, "moe.shared_experts", "must not be negative");
@@ -358,33 +383,77 @@ class Resolver {
     const TrainConfig& t = c.train;
     require(t.optimizer.name == "adamw" || t.optimizer.name == "muon", "train.optimizer",
             "unknown optimizer '" + t.optimizer.name + "' (choices: adamw, muon)");
-    require(t.optimizer.lr > 0, "train.lr", "must be positive");
-    require(t.optimizer.muon_lr > 0, "train.muon_lr", "must be positive");
+    require(t.optimizer.lr > 0 && std::isfinite(t.optimizer.lr), "train.lr", "must be positive and finite");
+    require(t.optimizer.muon_lr > 0 && std::isfinite(t.optimizer.muon_lr), "train.muon_lr",
+            "must be positive and finite");
     require(t.optimizer.beta1 >= 0 && t.optimizer.beta1 < 1, "train.beta1", "must be in [0, 1)");
     require(t.optimizer.beta2 >= 0 && t.optimizer.beta2 < 1, "train.beta2", "must be in [0, 1)");
-    require(t.optimizer.weight_decay >= 0, "train.weight_decay", "must not be negative");
-    require(t.steps >= 1, "train.steps", "must be at least 1");
+    require(t.optimizer.weight_decay >= 0 && std::isfinite(t.optimizer.weight_decay), "train.weight_decay",
+            "must be finite and not negative");
+    // With [[train.stages]] the total is theirs, and each stage's steps were checked on their own.
+    if (!stages_given_) require(t.steps >= 1, "train.steps", "must be at least 1");
     require(t.batch_size >= 1, "train.batch_size", "must be at least 1");
     require(t.accum_steps >= 1, "train.accum_steps", "must be at least 1");
+    require(t.accum_steps <= kMaxAccumSteps, "train.accum_steps",
+            "must be at most " + std::to_string(kMaxAccumSteps));
     require(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1, "train.min_lr_ratio", "must be in [0, 1]");
     require(int_of("train.warmup_steps") >= 0, "train.warmup_steps", "must not be negative");
-    require(t.grad_clip >= 0, "train.grad_clip", "must not be negative (0 disables clipping)");
+    require(t.grad_clip >= 0 && std::isfinite(t.grad_clip), "train.grad_clip",
+            "must be finite and not negative (0 disables clipping)");
     require(t.device == "auto" || t.device == "cpu" || t.device.rfind("cuda", 0) == 0, "train.device",
             "unknown device '" + t.device + "' (choices: auto, cpu, cuda, cuda:N)");
     require(t.threads >= 0, "train.threads", "must not be negative (0: all cores)");
+    require(t.threads <= kMaxThreads, "train.threads", "must be at most " + std::to_string(kMaxThreads));
     require(t.log_every >= 1, "train.log_every", "must be at least 1");
     require(t.checkpoint_every >= 0, "train.checkpoint_every", "must not be negative");
     require(float_of("distributed.timeout_s") > 0, "distributed.timeout_s", "must be positive");
     require(float_of("distributed.bucket_mb") > 0, "distributed.bucket_mb", "must be positive");
     require(c.eval.every >= 1, "eval.every", "must be at least 1");
     require(c.eval.max_batches >= 0, "eval.max_batches", "must not be negative");
-    require(c.eval.batch_size >= 1, "eval.batch_size", "must be at least 1");
+    // 0 means train.batch_size, already reported when that is wrong.
+    require(c.eval.batch_size >= 1 || t.batch_size < 1, "eval.batch_size", "must be at least 1");
     require(!c.experiment.empty(), "experiment.name", "must not be empty");
     require(!c.variant.empty(), "experiment.variant", "must not be empty");
     for (const auto& name : {c.experiment, c.variant})
-      if (name.find('/') != std::string::npos || name == "." || name == "..")
+      if (name.find('/') != std::string::npos || name == "." || name == ".." ||
+          std::any_of(name.begin(), name.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
         problem(name == c.experiment ? "experiment.name" : "experiment.variant",
-                "must be a plain folder name");
+                "must be a plain folder name (no /, no control characters, not . or ..)");
+      else if (name.size() > kMaxNameLength)
+        problem(name == c.experiment ? "experiment.name" : "experiment.variant",
+                "must be at most " + std::to_string(kMaxNameLength) + " characters (it names a folder)");
+    if (problems_.empty()) check_memory();
+  }
+
+  // Shapes that cannot fit in this machine's memory, named by the key furthest above its default.
+  void check_memory() {
+    const Config& c = config_;
+    TrainingShape shape{c.dims, int_of("moe.shared_experts"),
+                        std::max(c.train.batch_size, c.eval.batch_size)};
+    const double need = training_memory_bytes(shape), have = physical_memory_bytes();
+    if (have <= 0 || need <= have) return;
+    const std::pair<const char*, double> ratios[] = {
+        {"model.d_model", c.dims.d_model / 256.0},
+        {"model.n_layers", c.dims.n_layers / 4.0},
+        {"model.seq_len", c.dims.seq_len / 256.0},
+        {"moe.experts", c.dims.n_experts / 8.0},
+        {"moe.d_ff", c.dims.d_ff / 1024.0},
+        {"tokenizer.vocab_size", c.dims.vocab_size / 8192.0},
+        {"train.batch_size", c.train.batch_size / 16.0},
+        {"eval.batch_size", c.eval.batch_size / 16.0},
+        {"moe.shared_experts", static_cast<double>(shape.shared_experts)}};
+    const char* key = ratios[0].first;
+    double worst = 0;
+    for (const auto& [name, ratio] : ratios)
+      if (ratio > worst) {
+        worst = ratio;
+        key = name;
+      }
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "training this model needs about %.0f GB, more than this machine's %.0f GB", need / 1e9,
+                  have / 1e9);
+    problem(key, std::string(text) + " (" + value(key).repr() + " is far above the default)");
   }
 
   void check_plugins() {
@@ -430,6 +499,7 @@ class Resolver {
   std::map<std::string, Spec> specs_;
   std::vector<std::string> problems_;
   Config config_;
+  bool stages_given_ = false;
 };
 
 }  // namespace
@@ -448,6 +518,11 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
     }
   }
   return best;
+}
+
+std::string where_set(const Config& config, const std::string& key) {
+  auto it = config.resolved.find(key);
+  return (it == config.resolved.end() ? std::string("default") : it->second.where.str()) + ": " + key;
 }
 
 Config resolve_config(const Recipe& recipe, const std::vector<std::string>& cli_plugin_paths,

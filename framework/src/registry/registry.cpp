@@ -1,5 +1,6 @@
 #include "registry/registry.hpp"
 
+#include "registry/elf_check.hpp"
 #include "registry/messages.hpp"
 #include "util/edit_distance.hpp"
 
@@ -128,6 +129,8 @@ void PluginRegistry::load_directories(const std::vector<std::filesystem::path>& 
 }
 
 void PluginRegistry::load_file(const std::filesystem::path& file) {
+  const std::string damage = elf_file_problem(file);
+  if (!damage.empty()) throw InputError(file.string() + ": cannot be opened as a plugin library: " + damage);
   boost::dll::shared_library library;
   std::error_code ec;
   dlerror();  // clear a stale message so the reason below is this file's

@@ -1,7 +1,14 @@
 #include "run/files.hpp"
 
+#include "util/durable_file.hpp"
+
 #include <lab/error.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace lab {
@@ -10,22 +17,29 @@ namespace fs = std::filesystem;
 
 void write_file_atomic(const fs::path& file, const std::string& content) {
   fs::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-    out << content;
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
+  try {
+    write_durably(tmp, content);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
   }
   fs::rename(tmp, file);
 }
 
 void append_json_line(const fs::path& file, const nlohmann::json& line) {
-  std::ofstream out(file, std::ios::app);
-  out << line.dump() << "\n";
-  if (!out.flush()) throw std::runtime_error("cannot append to " + file.string());
+  // One write() of the whole line: a process killed mid-way leaves the line whole or absent.
+  const std::string text = line.dump() + "\n";
+  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const ssize_t n = fd < 0 ? -1 : ::write(fd, text.data(), text.size());
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (n != static_cast<ssize_t>(text.size()))
+    throw std::runtime_error("cannot append to " + file.string() + ": " +
+                             std::strerror(n < 0 ? error : ENOSPC));
 }
 
-std::vector<nlohmann::json> read_json_lines(const fs::path& file) {
+std::vector<nlohmann::json> read_json_lines(const fs::path& file, bool drop_torn_end) {
   std::ifstream in(file);
   if (!in) throw InputError(file.string() + ": cannot be read");
   std::vector<nlohmann::json> lines;
@@ -37,6 +51,7 @@ std::vector<nlohmann::json> read_json_lines(const fs::path& file) {
     try {
       lines.push_back(nlohmann::json::parse(text));
     } catch (const nlohmann::json::exception& err) {
+      if (drop_torn_end && in.eof()) break;  // the last line, without its newline: cut off by a crash
       throw InputError(file.string() + ":" + std::to_string(number) + ": not JSON (" + err.what() + ")");
     }
   }

@@ -1,6 +1,7 @@
 #include "sweep/run_sweep.hpp"
 
 #include "sweep/eta.hpp"
+#include "train/checkpoint.hpp"
 
 #include <lab/error.hpp>
 
@@ -29,7 +30,7 @@ namespace {
 
 RunState state_of(const fs::path& dir) {
   if (fs::exists(dir / "summary.json")) return RunState::Finished;
-  if (fs::exists(dir / "checkpoint" / "state.json")) return RunState::Stopped;
+  if (any_checkpoint(dir / "checkpoint")) return RunState::Stopped;
   if (fs::exists(dir)) return RunState::Broken;
   return RunState::New;
 }

@@ -1,5 +1,6 @@
 #include "train/adamw.hpp"
 
+#include "train/archive_io.hpp"
 #include "train/fused_adamw.hpp"
 
 #include <torch/serialize.h>
@@ -94,12 +95,12 @@ void AdamWOptimizer::load(torch::serialize::InputArchive& archive) {
 void AdamWOptimizer::save(const std::string& file) {
   torch::serialize::OutputArchive archive;
   save(archive);
-  archive.save_to(file);
+  save_archive(archive, file);
 }
 
 void AdamWOptimizer::load(const std::string& file) {
   torch::serialize::InputArchive archive;
-  archive.load_from(file, parameter_device(parameters_));
+  load_archive(archive, file, parameter_device(parameters_));
   load(archive);
 }
 

@@ -1,5 +1,7 @@
 #include "train/muon.hpp"
 
+#include "train/archive_io.hpp"
+
 #include <lab/error.hpp>
 
 #include <torch/serialize.h>
@@ -83,12 +85,12 @@ void MuonOptimizer::save(const std::string& file) {
   torch::serialize::OutputArchive inner(archive.compilation_unit());
   adamw_.save(inner);
   archive.write("adamw", inner);
-  archive.save_to(file);
+  save_archive(archive, file);
 }
 
 void MuonOptimizer::load(const std::string& file) {
   torch::serialize::InputArchive archive;
-  archive.load_from(file, parameter_device(all_));
+  load_archive(archive, file, parameter_device(all_));
   torch::Tensor count;
   archive.read("muon/count", count);
   if (count.item<int64_t>() != static_cast<int64_t>(matrices_.size())) {

@@ -16,7 +16,15 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-void on_interrupt(int) { g_interrupted = true; }
+// The first request stops at the end of the step, with a checkpoint; a second one, for a step that
+// takes too long, ends the process at once (the checkpoint before it stays).
+void on_interrupt(int sig) {
+  if (g_interrupted) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+  g_interrupted = true;
+}
 
 // Restores the previous SIGINT/SIGTERM handlers when training returns.
 struct InterruptGuard {

@@ -118,6 +118,8 @@ EvalShard TrainingRun::eval_shard() {
 void TrainingRun::write_checkpoint() {
   if (!is_root()) return;
   state_.wall_seconds = wall_before_ + seconds_since(wall_start_);
+  state_.running =
+      RunningAverages{totals_.loss_sum, totals_.steps, totals_.aux_sum, totals_.stat_sum, totals_.steps};
   save_checkpoint(checkpoint_dir_, model_, *optimizer_, state_);
 }
 

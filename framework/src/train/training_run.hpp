@@ -93,6 +93,7 @@ class TrainingRun {
   void load_data();
   void build_model();
   void open_run_folder();
+  void resume_from_checkpoint();
 
   Config config_;
   TrainOptions options_;

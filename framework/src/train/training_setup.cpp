@@ -2,6 +2,7 @@
 #include "train/training_run.hpp"
 
 #include "data/batches.hpp"
+#include "recipe/where_set.hpp"
 #include "run/files.hpp"
 #include "util/hash.hpp"
 #include "util/system.hpp"
@@ -23,7 +24,7 @@ namespace {
 void truncate_metrics(const fs::path& file, int64_t step) {
   if (!fs::exists(file)) return;
   std::string kept;
-  for (const auto& line : read_json_lines(file))
+  for (const auto& line : read_json_lines(file, /*drop_torn_end=*/true))
     if (line.value("step", int64_t{0}) <= step) kept += line.dump() + "\n";
   write_file_atomic(file, kept);
 }
@@ -36,8 +37,14 @@ std::optional<World> parallel_world() {
 }
 
 // On CUDA each rank of a machine takes its own GPU unless the recipe names one.
-torch::Device rank_device(const std::string& wanted, const std::optional<World>& world) {
-  const torch::Device device = pick_device(wanted);
+torch::Device rank_device(const Config& config, const std::optional<World>& world) {
+  const torch::Device device = [&] {
+    try {
+      return pick_device(config.train.device);
+    } catch (const std::exception& err) {  // InputError or LibTorch's for a device index it lacks
+      throw InputError(where_set(config, "train.device") + ": " + err.what());
+    }
+  }();
   if (world && device.is_cuda() && !device.has_index())
     return torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(world->local_rank));
   return device;
@@ -53,7 +60,7 @@ TrainingRun::TrainingRun(const Config& config, const TrainOptions& options)
     : config_(config),
       options_(options),
       world_(parallel_world()),
-      device_(rank_device(config.train.device, world_)),
+      device_(rank_device(config, world_)),
       dir_(run_directory(config)),
       checkpoint_dir_(dir_ / "checkpoint"),
       // Rank 0 alone reports progress, as it alone writes the run folder.
@@ -134,7 +141,7 @@ std::optional<RunResult> TrainingRun::check_run_folder() {
     progress_.line("run already finished: " + dir_.string());
     return RunResult{dir_, true, config_.train.steps};
   }
-  if (options_.resume && !fs::exists(checkpoint_dir_ / "state.json"))
+  if (options_.resume && !any_checkpoint(checkpoint_dir_))
     throw InputError(dir_.string() + ": no checkpoint to resume from");
   return std::nullopt;
 }
@@ -145,11 +152,13 @@ void TrainingRun::load_data() {
   corpus_ = prepare_corpus(*dataset_, config_.data, default_cache_dir(config_.data.tokenizer_cache));
   const int64_t seq_len = config_.dims.seq_len;
   if (validation_windows(corpus_.val_tokens, seq_len) == 0)
-    throw InputError("validation split has " + std::to_string(corpus_.val_tokens.size()) +
-                     " tokens, too few for one window of model.seq_len = " + std::to_string(seq_len));
+    throw InputError(where_set(config_, "model.seq_len") + ": validation split has " +
+                     std::to_string(corpus_.val_tokens.size()) + " tokens, too few for one window of " +
+                     std::to_string(seq_len));
   if (static_cast<int64_t>(corpus_.train_tokens.size()) <= seq_len)
-    throw InputError("training split has " + std::to_string(corpus_.train_tokens.size()) +
-                     " tokens, too few for model.seq_len = " + std::to_string(seq_len));
+    throw InputError(where_set(config_, "model.seq_len") + ": training split has " +
+                     std::to_string(corpus_.train_tokens.size()) + " tokens, too few for " +
+                     std::to_string(seq_len));
   config_.dims.vocab_size = corpus_.tokenizer.vocab_size();
   progress_.line("data: " + dataset_->describe() + " | " + std::to_string(corpus_.train_ids.size()) +
                  " train / " + std::to_string(corpus_.val_ids.size()) + " validation documents | " +
@@ -182,7 +191,7 @@ void TrainingRun::build_model() {
 
 void TrainingRun::open_run_folder() {
   if (!is_root()) {  // the other ranks only read the checkpoint
-    if (options_.resume) state_ = load_checkpoint(checkpoint_dir_, model_, *optimizer_);
+    if (options_.resume) resume_from_checkpoint();
     return;
   }
   bool created = false;
@@ -192,13 +201,14 @@ void TrainingRun::open_run_folder() {
     created = true;
   }
   try {
+    // The checkpoint loads before anything is rewritten: a resume that fails leaves the folder as it was.
+    if (options_.resume) resume_from_checkpoint();
     const std::string resolved = to_toml(config_.resolved);
     write_file_atomic(dir_ / "recipe.resolved.toml",
                       "# Every key of this run, defaults filled in.\n" + resolved);
     fs::copy_file(corpus_.tokenizer.model_path(), dir_ / "tokenizer.model",
                   fs::copy_options::overwrite_existing);
     if (options_.resume) {
-      state_ = load_checkpoint(checkpoint_dir_, model_, *optimizer_);
       truncate_metrics(dir_ / "metrics.jsonl", state_.step);
       progress_.line("resumed at step " + std::to_string(state_.step));
     } else {
@@ -209,6 +219,16 @@ void TrainingRun::open_run_folder() {
     if (created) fs::remove_all(dir_);
     throw;
   }
+}
+
+// The checkpoint's state, and the training figures summed since its last evaluation, so the first
+// metrics line after the resume averages the same steps as an uninterrupted run's.
+void TrainingRun::resume_from_checkpoint() {
+  state_ = load_checkpoint(checkpoint_dir_, model_, *optimizer_, config_.train.steps);
+  totals_.loss_sum = state_.running.loss_sum;
+  totals_.steps = state_.running.loss_count;
+  totals_.aux_sum = state_.running.aux_sum;
+  totals_.stat_sum = state_.running.stat_sum;
 }
 
 }  // namespace lab
