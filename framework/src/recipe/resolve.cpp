@@ -272,8 +272,11 @@ class Resolver {
     build_stages();
     for (const auto& section : slot_sections()) build_options(slot(section.section));
     check_core();
-    // Plugins judge their keys against the core shape; a wrong core value would be reported twice.
-    if (problems_.empty()) check_plugins();
+    // Plugins judge their keys against the core shape: with a shape value out of range they would
+    // report it a second time. Other problems are reported together with theirs.
+    if (d.d_model >= 1 && d.n_heads >= 1 && d.n_layers >= 1 && d.seq_len >= 2 && d.n_experts >= 1 &&
+        d.top_k >= 1 && d.d_ff >= 1)
+      check_plugins();
   }
 
   void build_stages() {
