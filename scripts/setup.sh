@@ -17,8 +17,9 @@ packages+=(protobuf-compiler python3-crc32c python3-onnx chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ "${LAB_CUDA:-0}" = "1" ]; then
   if [ "$codename" = "trixie" ]; then
-    # libtorch-cuda-dev conflicts with (and replaces) the CPU libtorch-dev.
-    packages=($(printf '%s\n' "${packages[@]}" | grep -vx libtorch-dev) libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev)
+    # libtorch-cuda-dev conflicts with (and replaces) the CPU libtorch-dev, and its Gloo is the CUDA
+    # build, whose headers conflict with libgloo-dev's.
+    packages=($(printf '%s\n' "${packages[@]}" | grep -vx -e libtorch-dev -e libgloo-dev) libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-toolkit libnccl-dev)
   else
     echo "setup: LAB_CUDA=1 needs trixie's libtorch-cuda-dev; on $codename use scripts/trixie-root.sh" >&2
   fi

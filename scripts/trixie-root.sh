@@ -37,8 +37,9 @@ $sudo rm -f "$root/etc/apt/sources.list"
 
 packages=($(grep -v '^#' scripts/build-packages.txt))
 if [ "${LAB_CUDA:-0}" = "1" ]; then
-  # libtorch-cuda-dev conflicts with (and replaces) the CPU libtorch-dev.
-  packages=($(printf '%s\n' "${packages[@]}" | grep -vx libtorch-dev) libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev)
+  # libtorch-cuda-dev conflicts with (and replaces) the CPU libtorch-dev, and its Gloo is the CUDA
+  # build, whose headers conflict with libgloo-dev's.
+  packages=($(printf '%s\n' "${packages[@]}" | grep -vx -e libtorch-dev -e libgloo-dev) libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-toolkit libnccl-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do
