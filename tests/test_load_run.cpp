@@ -59,9 +59,13 @@ TEST(LoadRun, ReproducesTheFinalEvaluation) {
   test::Outcome bad = test::run_lab("eval " + dir + " --seq-len 48,x");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.output.find("'x' is not a whole number"), std::string::npos) << bad.output;
-  test::Outcome too_long = test::run_lab("eval " + dir + " --seq-len 10000000");
+  // Longer than the validation split: named as such; beyond any model's reach: refused by its bound.
+  test::Outcome too_long = test::run_lab("eval " + dir + " --seq-len 1000000");
   EXPECT_EQ(too_long.code, 2);
   EXPECT_NE(too_long.output.find("too few for one window"), std::string::npos) << too_long.output;
+  test::Outcome absurd = test::run_lab("eval " + dir + " --seq-len 10000000");
+  EXPECT_EQ(absurd.code, 2);
+  EXPECT_NE(absurd.output.find("outside 2..1048576"), std::string::npos) << absurd.output;
 }
 
 TEST(LoadRun, RefusesFoldersThatAreNotRuns) {

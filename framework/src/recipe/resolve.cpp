@@ -277,6 +277,8 @@ class Resolver {
     if (d.d_model >= 1 && d.n_heads >= 1 && d.n_layers >= 1 && d.seq_len >= 2 && d.n_experts >= 1 &&
         d.top_k >= 1 && d.d_ff >= 1)
       check_plugins();
+    // Last: a shape that is wrong anyway needs no memory estimate beside its error.
+    if (problems_.empty()) check_memory();
   }
 
   void build_stages() {
@@ -425,7 +427,6 @@ class Resolver {
       else if (name.size() > kMaxNameLength)
         problem(name == c.experiment ? "experiment.name" : "experiment.variant",
                 "must be at most " + std::to_string(kMaxNameLength) + " characters (it names a folder)");
-    if (problems_.empty()) check_memory();
   }
 
   // Shapes that cannot fit in this machine's memory, named by the key furthest above its default.
