@@ -185,7 +185,8 @@ bool any_checkpoint(const fs::path& dir) {
   std::error_code ec;
   // A temporary copy counts once its manifest, written last, exists: before that it is half written.
   return fs::exists(dir, ec) || fs::exists(dir.string() + ".tmp/manifest.json", ec) ||
-         fs::exists(dir.string() + ".prev/manifest.json", ec) || fs::exists(dir.string() + ".old/state.json", ec);
+         fs::exists(dir.string() + ".prev/manifest.json", ec) ||
+         fs::exists(dir.string() + ".old/state.json", ec);
 }
 
 }  // namespace lab
