@@ -46,6 +46,12 @@ std::vector<torch::Tensor> output_and_gradients(Attend attend, const std::vector
   return {out.to(torch::kFloat), g[0].to(torch::kFloat), g[1].to(torch::kFloat), g[2].to(torch::kFloat)};
 }
 
+// q [B, H, T, Dqk], k [B, H, S, Dqk], v [B, H, S, Dv] drawn from the current seed.
+std::vector<torch::Tensor> random_qkv(const AttentionShape& x, const torch::TensorOptions& options) {
+  return {torch::randn({x.b, x.h, x.t, x.dqk}, options), torch::randn({x.b, x.h, x.s, x.dqk}, options),
+          torch::randn({x.b, x.h, x.s, x.dv}, options)};
+}
+
 class OnDevice : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -63,9 +69,7 @@ TEST_P(OnDevice, Flash2MatchesMathInFp32AndWithinTwiceNaiveErrorInBf16) {
   for (const auto& x : kShapes) {
     for (bool causal : {true, false}) {
       torch::manual_seed(x.t + x.dqk);
-      std::vector<torch::Tensor> qkv = {torch::randn({x.b, x.h, x.t, x.dqk}, options()),
-                                        torch::randn({x.b, x.h, x.s, x.dqk}, options()),
-                                        torch::randn({x.b, x.h, x.s, x.dv}, options())};
+      const auto qkv = random_qkv(x, options());
       auto probe = torch::randn({x.b, x.h, x.t, x.dv}, options());
       KernelArgs args;
       args.scale = 1.0 / std::sqrt(static_cast<double>(x.dqk));
@@ -111,9 +115,7 @@ TEST_P(OnDevice, DsaSparseKernelMatchesMaskedMathInOutputAndGradients) {
       if (x.t != x.s) continue;
       torch::manual_seed(top_k * 100 + x.t);
       auto hidden = torch::randn({x.b, x.t, 16}, options());
-      std::vector<torch::Tensor> qkv = {torch::randn({x.b, x.h, x.t, x.dqk}, options()),
-                                        torch::randn({x.b, x.h, x.t, x.dqk}, options()),
-                                        torch::randn({x.b, x.h, x.t, x.dv}, options())};
+      const auto qkv = random_qkv(x, options());
       auto probe = torch::randn({x.b, x.h, x.t, x.dv}, options());
       KernelArgs args;
       args.scale = 1.0 / std::sqrt(static_cast<double>(x.dqk));
