@@ -60,6 +60,7 @@ ProfileCase::ProfileCase(std::string name, const Kernel& kernel, const ProfileSh
     : kernel_(kernel), shape_(s), extra_(std::move(extra)) {
   row_.kernel = std::move(name);
   row_.seq_len = s.seq_len;
+  row_.top_k = s.top_k;
   args_.scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
   args_.causal = s.causal;
   args_.training = true;

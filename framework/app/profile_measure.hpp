@@ -28,6 +28,7 @@ struct ProfileShape {
 struct ProfileRow {
   std::string kernel;
   int64_t seq_len = 0;
+  int64_t top_k = 0;                            // a sparse plugin's row: its keys per query
   double forward_ms = 0, train_ms = 0;          // medians; train = forward + backward
   double forward_spread = 0, train_spread = 0;  // (slowest - fastest) / median of the repeats
   double forward_gflops = 0, train_gflops = 0;  // useful FLOPs (visible score pairs only) per second

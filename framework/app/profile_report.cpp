@@ -45,16 +45,14 @@ std::string percent(double value) {
   return text;
 }
 
-// A sparse row (its shape has top_k) against every dense kernel at the same length: fwd+bwd time ratio
+// A sparse row (top_k set) against every dense kernel at the same length: fwd+bwd time ratio
 // and peak memory ratio, dense over sparse (above 1: the sparse plugin is faster, or smaller).
 void print_sparse_speedups(const std::vector<ProfileRow>& rows, std::ostream& out) {
   bool header = false;
   for (const auto& sparse : rows) {
-    if (sparse.kernel.find(" k=") == std::string::npos || !sparse.error.empty()) continue;
+    if (sparse.top_k == 0 || !sparse.error.empty()) continue;
     for (const auto& dense : rows) {
-      if (dense.seq_len != sparse.seq_len || dense.kernel.find(" k=") != std::string::npos ||
-          !dense.error.empty())
-        continue;
+      if (dense.seq_len != sparse.seq_len || dense.top_k > 0 || !dense.error.empty()) continue;
       if (!header)
         out << "sparse against dense (dense / sparse: above 1, the sparse step is faster or smaller):\n";
       header = true;
