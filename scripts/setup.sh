@@ -76,4 +76,6 @@ if [ "${LAB_CUDA_CHECK:-0}" = "1" ]; then
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_flags[@]}" >/dev/null
-cmake --build build -j2
+# Arguments name the targets to build (the quickstart needs only lab, which brings its plugins);
+# none: all.
+cmake --build build -j2 ${1:+--target "$@"}
