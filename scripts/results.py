@@ -18,6 +18,16 @@ import sys
 from pathlib import Path
 
 ALPHA = 0.05
+# Variants in the order the write-ups introduce them (lab compare sorts by name).
+ORDER = {
+    "exp1_deepseek_attention": ["baseline", "lora", "flash", "rope_scaling", "full"],
+    "exp1_20_steps": ["baseline", "lora", "full"],
+    "exp1_rope_extrapolation": ["rope.plugin-rope", "rope.plugin-rope_linear", "rope.plugin-rope_ntk", "rope.plugin-yarn"],
+    "exp3_advanced_attention": ["baseline", "q_lora", "flash", "mixed_heads", "advanced_rope", "hybrid"],
+    "exp4_dsa": ["sparse.plugin-none", "sparse.plugin-dsa"],
+    "exp4_dsa_2048": ["sparse.plugin-none", "sparse.plugin-dsa"],
+    "exp6_flash_vs_baseline": ["baseline", "flash"],
+}
 
 
 # ---------------------------------------------------------------- statistics (no numpy here)
@@ -85,10 +95,11 @@ def welch(a, b):
     pooled = math.sqrt(((len(a) - 1) * va + (len(b) - 1) * vb) / (len(a) + len(b) - 2))
     d = diff / pooled if pooled > 0 else None
     if se2 == 0:
-        return {"diff": diff, "t": None, "df": None, "p": None, "d": d}
+        return {"diff": diff, "t": None, "df": None, "p": None, "d": d, "ci95": None}
     t = diff / math.sqrt(se2)
     df = se2**2 / ((va / len(a)) ** 2 / (len(a) - 1) + (vb / len(b)) ** 2 / (len(b) - 1))
-    return {"diff": diff, "t": t, "df": df, "p": t_two_sided_p(t, df), "d": d}
+    half = t_quantile_975(df) * math.sqrt(se2)
+    return {"diff": diff, "t": t, "df": df, "p": t_two_sided_p(t, df), "d": d, "ci95": (diff - half, diff + half)}
 
 
 def holm(tests):
@@ -139,6 +150,9 @@ class Experiment:
                 runs.append((folder, json.loads((folder / "summary.json").read_text())))
             runs.sort(key=lambda fs: fs[1]["seed"])
             self.variants[v["name"]] = Variant(v["name"], runs)
+        order = ORDER.get(name, [])
+        rank = lambda n: order.index(n) if n in order else len(order)
+        self.variants = dict(sorted(self.variants.items(), key=lambda item: (rank(item[0]), item[0])))
         self.check_against_lab()
         self.holm = holm({n: welch(self.variant(self.baseline).values("val_loss"), v.values("val_loss"))
                           for n, v in self.variants.items() if n != self.baseline})
@@ -180,7 +194,10 @@ def verdict(w, lower_is_better=True, what="validation loss", p_holm=None):
     if w is None or w["p"] is None:
         return f"{what}: not testable (fewer than 2 seeds or no spread)"
     p = w["p"] if p_holm is None else p_holm
-    shown = f"p = {w['p']:.2g}" + ("" if p_holm is None else f", Holm-adjusted {p_holm:.2g}")
+    lo, hi = w["ci95"]
+    shown = f"95% CI of Δ [{lo:+.4f}, {hi:+.4f}], p = {w['p']:.2g}" + (
+        "" if p_holm is None else f", Holm-adjusted {p_holm:.2g}"
+    )
     if p >= ALPHA:
         return f"no detectable difference in {what} (Δ {w['diff']:+.4f}, {shown}, d = {w['d']:+.2f})"
     better = (w["diff"] < 0) == lower_is_better
@@ -256,7 +273,7 @@ def provenance(exp, preset):
 
 
 def copy_plots(exp, out_dir):
-    dest = out_dir / exp.name
+    dest = out_dir / "results" / exp.name
     dest.mkdir(parents=True, exist_ok=True)
     shown = []
     for png, title in (("val_loss_vs_step.png", "against step"), ("val_loss_vs_time.png", "against wall time")):
@@ -504,7 +521,9 @@ def main():
         "as **no detectable difference**, whatever the sign of the means: with three seeds only effects "
         "larger than the seeds' spread can show. Where an experiment tests several variants against one "
         "baseline, the decision uses Holm-adjusted p values (in brackets in the tables), so that the "
-        "family's chance of one false finding stays at 5%; comparisons between two variants are single tests. Throughput and memory are single measurements per run on "
+        "family's chance of one false finding stays at 5%; comparisons between two variants are single tests. "
+        "The answers give the 95% confidence interval of each difference (Welch): where it is narrow and "
+        "spans zero the variants are close; where it is wide, three seeds cannot say. Throughput and memory are single measurements per run on "
         "a shared 2-core machine (about ±20% between runs); quote their ratios, not their values. This "
         "script recomputes lab compare's means and tests from the run folders and stops if they disagree.",
         "",
