@@ -26,7 +26,6 @@ esac
 
 lab=build/lab
 [ -x "$lab" ] || cmake --build build -j"$(nproc)"
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE-}"   # lab picks the core itself when this is empty
 
 # experiment | recipes (one sweep each) | preset | baseline variant | minutes per run at the cpu preset
 # | extra lab sweep arguments
@@ -108,6 +107,23 @@ for e in "${experiments[@]}"; do
       [ -f "$run/eval/seq_len-$((len * 4)).json" ] ||
         "$lab" eval "$run" --seq-len "$len,$((len * 2)),$((len * 4))" >/dev/null
     done < <(find "$folder" -name summary.json -not -path '*/comparison/*' | sort)
+  fi
+  # Throughput measured side by side: each variant's model benchmarked (lab bench, its resolved recipe)
+  # in rounds whose order reverses every round, so a drifting machine slows every variant alike.
+  # Training runs' own tokens/s vary with whatever else the machine did while they trained.
+  if [ "$name" != exp1_rope_extrapolation ] && [ "$name" != exp1_20_steps ] && [ ! -s "$folder/bench.jsonl" ]; then
+    mapfile -t variants < <(find "$folder" -mindepth 1 -maxdepth 1 -type d -not -name comparison -printf '%f\n' | sort)
+    : >"$folder/bench.jsonl.tmp"
+    for round in 1 2 3; do
+      order=("${variants[@]}")
+      [ $((round % 2)) -eq 0 ] && mapfile -t order < <(printf '%s\n' "${variants[@]}" | tac)
+      for v in "${order[@]}"; do
+        run=$(dirname "$(find "$folder/$v" -mindepth 2 -maxdepth 2 -name summary.json | sort | head -1)")
+        json=$("$lab" bench "$run/recipe.resolved.toml" --steps 4 --warmup 2 --json 2>/dev/null | tr -d '\n')
+        echo "{\"round\": $round, \"variant\": \"$v\", \"bench\": $json}" >>"$folder/bench.jsonl.tmp"
+      done
+    done
+    mv "$folder/bench.jsonl.tmp" "$folder/bench.jsonl"
   fi
   "$lab" compare "$folder" --baseline "$base" >/dev/null
   "$lab" report "$folder" --baseline "$base" >/dev/null

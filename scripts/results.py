@@ -154,6 +154,7 @@ class Experiment:
         rank = lambda n: order.index(n) if n in order else len(order)
         self.variants = dict(sorted(self.variants.items(), key=lambda item: (rank(item[0]), item[0])))
         self.check_against_lab()
+        self.bench = self.read_bench()
         self.holm = holm({n: welch(self.variant(self.baseline).values("val_loss"), v.values("val_loss"))
                           for n, v in self.variants.items() if n != self.baseline})
 
@@ -172,6 +173,26 @@ class Experiment:
                         f"results.py: {self.name}/{v['name']}: Welch p {w['p']:.6g} disagrees with lab compare's "
                         f"{vs['welch']['p']:.6g}"
                     )
+
+    def read_bench(self):
+        """Rounds of interleaved lab bench runs (reproduce.sh): {round: {variant: bench JSON}}."""
+        f = self.folder / "bench.jsonl"
+        rounds = {}
+        if f.exists():
+            for line in f.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    rounds.setdefault(row["round"], {})[row["variant"]] = row["bench"]
+        return rounds
+
+    def bench_tokens_per_s(self, name):
+        xs = [r[name]["tokens_per_s"] for r in self.bench.values() if name in r]
+        return statistics.median(xs) if xs else None
+
+    def bench_ratio(self, base, other):
+        """Median over the rounds of other's tokens/s over base's in the same round, and the range."""
+        xs = [r[other]["tokens_per_s"] / r[base]["tokens_per_s"] for r in self.bench.values() if base in r and other in r]
+        return (statistics.median(xs), min(xs), max(xs), len(xs)) if xs else None
 
     def variant(self, name):
         if name not in self.variants:
@@ -208,28 +229,30 @@ def ratio(a, b):
     return statistics.fmean(b) / statistics.fmean(a)
 
 
-def cost_sentence(base, other):
-    tps = ratio(base.values("tokens_per_s"), other.values("tokens_per_s"))
+def cost_sentence(exp, base, other):
+    measured = exp.bench_ratio(base.name, other.name)
+    if measured:
+        median, low, high, n = measured
+        tps = f"{median:.2f}× the tokens/s (interleaved lab bench, median of {n} rounds, {low:.2f}–{high:.2f})"
+    else:
+        tps = f"{ratio(base.values('tokens_per_s'), other.values('tokens_per_s')):.2f}× the tokens/s (training runs)"
     mem = ratio(base.values("peak_memory_mb"), other.values("peak_memory_mb"))
     act = other.summaries[0]["parameters"]["active_per_token"] / base.summaries[0]["parameters"]["active_per_token"]
-    return (
-        f"{tps:.2f}× the tokens/s, {mem:.2f}× the peak memory and {act:.2f}× the active parameters of "
-        f"`{base.name}`"
-    )
+    return f"{tps}, {mem:.2f}× the peak memory and {act:.2f}× the active parameters of `{base.name}`"
 
 
 def compare_line(exp, base_name, other_name):
     base, other = exp.variant(base_name), exp.variant(other_name)
     w = welch(base.values("val_loss"), other.values("val_loss"))
     adjusted = exp.holm.get(other_name) if base_name == exp.baseline and len(exp.holm) > 1 else None
-    return f"`{other_name}` against `{base_name}`: {verdict(w, p_holm=adjusted)}; {cost_sentence(base, other)}"
+    return f"`{other_name}` against `{base_name}`: {verdict(w, p_holm=adjusted)}; {cost_sentence(exp, base, other)}"
 
 
 def table(exp):
     base = exp.variant(exp.baseline)
     rows = [
         "| variant | seeds | val loss: mean ± sd [95% CI] | Δ vs baseline | Welch p (Holm) | Cohen's d | val accuracy "
-        "| val perplexity | params total / active (M) | tokens/s | peak memory (MB) | wall time (s) |",
+        "| val perplexity | params total / active (M) | tokens/s: bench (runs) | peak memory (MB) | wall time (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in exp.variants.items():
@@ -249,7 +272,8 @@ def table(exp):
                     p("val_accuracy", "%.4f"),
                     "%.1f" % math.exp(v.stat("val_loss")["mean"]),
                     f"{params['total'] / 1e6:.2f} / {params['active_per_token'] / 1e6:.2f}",
-                    p("tokens_per_s"),
+                    ("" if exp.bench_tokens_per_s(name) is None else f"{exp.bench_tokens_per_s(name):.0f} ")
+                    + f"({p('tokens_per_s')})",
                     p("peak_memory_mb"),
                     p("wall_seconds", "%.1f"),
                 ]
@@ -523,8 +547,12 @@ def main():
         "baseline, the decision uses Holm-adjusted p values (in brackets in the tables), so that the "
         "family's chance of one false finding stays at 5%; comparisons between two variants are single tests. "
         "The answers give the 95% confidence interval of each difference (Welch): where it is narrow and "
-        "spans zero the variants are close; where it is wide, three seeds cannot say. Throughput and memory are single measurements per run on "
-        "a shared 2-core machine (about ±20% between runs); quote their ratios, not their values. This "
+        "spans zero the variants are close; where it is wide, three seeds cannot say. Memory is each "
+        "run's peak resident set. Throughput varies on this shared 2-core machine by about ±20%, and more "
+        "while other work runs beside a training run, so the answers quote it from `lab bench` of each "
+        "variant's resolved recipe in three rounds whose order reverses every round (the table's first "
+        "figure: median of the rounds; the training runs' own tokens/s in brackets), as the ratio of a "
+        "round's figures. This "
         "script recomputes lab compare's means and tests from the run folders and stops if they disagree.",
         "",
     ]
