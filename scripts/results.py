@@ -550,7 +550,7 @@ def main():
         "spans zero the variants are close; where it is wide, three seeds cannot say. Memory is each "
         "run's peak resident set. Throughput varies on this shared 2-core machine by about ±20%, and more "
         "while other work runs beside a training run, so the answers quote it from `lab bench` of each "
-        "variant's resolved recipe in three rounds whose order reverses every round (the table's first "
+        "variant's resolved recipe in two rounds, the second in reverse order (the table's first "
         "figure: median of the rounds; the training runs' own tokens/s in brackets), as the ratio of a "
         "round's figures. This "
         "script recomputes lab compare's means and tests from the run folders and stops if they disagree.",
