@@ -152,5 +152,5 @@ TEST(Presets, ExperimentRecipesValidate) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 12);
+  EXPECT_EQ(checked, 14);
 }
