@@ -1,5 +1,7 @@
 // lab::Tokenizer: exact round trips, id ranges, the on-disk cache and clear errors.
+#include "data/sentencepiece_engine.hpp"
 #include "data/tokenizer.hpp"
+#include "test_support.hpp"
 
 #include <lab/error.hpp>
 
@@ -8,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -180,6 +183,86 @@ TEST(Tokenizer, ImpossibleVocabularySizesAreClearInputErrors) {
 TEST(Tokenizer, LoadingAMissingModelIsAnInputError) {
   const auto message = input_error([] { lab::Tokenizer::load("/nonexistent/tokenizer.model"); });
   EXPECT_NE(message.find("/nonexistent/tokenizer.model"), std::string::npos) << message;
+}
+
+}  // namespace
+
+namespace {
+
+// SentencePiece in this process and in lab_tokenizer_service must give the same model the same way.
+TEST(TokenizerEngines, ServiceAndInProcessAgreeOnEveryPieceAndId) {
+  TempDir dir("engines");
+  const auto model = lab::Tokenizer::train_or_load(training_texts(), kVocab, dir.path()).model_path();
+  auto service = lab::make_service_engine();
+  auto in_process = lab::make_in_process_engine();
+  std::string error;
+  auto a = service->load(model.string(), &error);
+  ASSERT_NE(a, nullptr) << error;
+  auto b = in_process->load(model.string(), &error);
+  ASSERT_NE(b, nullptr) << error;
+  EXPECT_EQ(a->piece_size(), b->piece_size());
+  EXPECT_EQ(a->eos_id(), b->eos_id());
+  for (const auto& text : training_texts()) {
+    std::vector<int> ids_a, ids_b;
+    ASSERT_TRUE(a->encode(text + " ünïcode \t tail", &ids_a, &error)) << error;
+    ASSERT_TRUE(b->encode(text + " ünïcode \t tail", &ids_b, &error)) << error;
+    ASSERT_EQ(ids_a, ids_b);
+    std::string back;
+    ASSERT_TRUE(a->decode(ids_a, &back, &error)) << error;
+    EXPECT_EQ(back, text + " ünïcode \t tail");
+  }
+}
+
+TEST(TokenizerEngines, ServiceTrainsAndReportsSentencePieceFailures) {
+  TempDir dir("service_train");
+  fs::create_directories(dir.path());
+  auto service = lab::make_service_engine();
+  std::string error;
+  EXPECT_EQ(service->load((dir.path() / "missing.model").string(), &error), nullptr);
+  EXPECT_FALSE(error.empty());
+  // A trainer call without input fails inside SentencePiece, and the service says why and stays up.
+  error.clear();
+  EXPECT_FALSE(service->train({{"model_prefix", (dir.path() / "m").string()}}, &error));
+  EXPECT_FALSE(error.empty());
+  { std::ofstream(dir.path() / "lines.txt") << "alpha beta gamma\ndelta epsilon\n"; }
+  error.clear();
+  EXPECT_TRUE(service->train({{"input", (dir.path() / "lines.txt").string()},
+                              {"model_prefix", (dir.path() / "m").string()},
+                              {"vocab_size", "30"},
+                              {"model_type", "char"}},
+                             &error))
+      << error;
+  auto model = service->load((dir.path() / "m.model").string(), &error);
+  ASSERT_NE(model, nullptr) << error;
+  std::vector<int> ids;
+  EXPECT_TRUE(model->encode("beta", &ids, &error)) << error;
+  EXPECT_FALSE(ids.empty());
+}
+
+// The real program, with the tokenizer in its own process, trains and reports the same tokenizer.
+TEST(TokenizerEngines, RealProgramTrainsWithTheTokenizerInItsOwnProcess) {
+  TempDir dir("program");
+  fs::create_directories(dir.path());
+  const fs::path recipe = dir.path() / "tiny.toml";
+  std::ofstream(recipe)
+      << "[experiment]\nname = \"tok\"\n[model]\nd_model = 32\nn_heads = 4\nn_layers = 1\n"
+      << "seq_len = 32\n[moe]\nexperts = 2\ntop_k = 1\nd_ff = 64\n[kernel]\nplugin = \"math\"\n"
+      << "[data]\nplugin = \"text\"\npath = \"" << LAB_TEST_DATA_DIR << "/tiny_text\"\n"
+      << "[tokenizer]\nvocab_size = 300\ncache_dir = \"" << (dir.path() / "cache").string()
+      << "\"\n[train]\nsteps = 2\nbatch_size = 2\nthreads = 1\n[eval]\nevery = 2\n"
+      << "max_batches = 1\n[audit]\ncausality = false\n[run]\ndir = \"" << (dir.path() / "run").string()
+      << "\"\n";
+  auto o = lab::test::run_command("LAB_TOKENIZER=process " + std::string(LAB_PROGRAM) + " --quiet --recipe " +
+                                  recipe.string() + " 2>&1");
+  ASSERT_EQ(o.code, 0) << o.output;
+  bool summary = false;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path() / "run"))
+    summary = summary || entry.path().filename() == "summary.json";
+  EXPECT_TRUE(summary) << o.output;
+  auto bad = lab::test::run_command("LAB_TOKENIZER=elsewhere " + std::string(LAB_PROGRAM) + " --recipe " +
+                                    recipe.string() + " --overwrite 2>&1");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("lab: error: LAB_TOKENIZER: 'elsewhere'"), std::string::npos) << bad.output;
 }
 
 }  // namespace

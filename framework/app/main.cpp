@@ -1,5 +1,6 @@
 // lab's command line: `lab --recipe FILE` trains; `lab plugins [NAME]` lists or describes plugins.
 #include "commands.hpp"
+#include "data/sentencepiece_engine.hpp"
 #include "util/blas_core.hpp"
 #include "util/system.hpp"
 
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   // Debian's LibTorch starts with one thread; use every core unless a recipe says otherwise.
   at::set_num_threads(lab::default_thread_count());
   try {
+    lab::tokenizer_choice();  // a bad LAB_TOKENIZER fails now, not after a run folder was made
     return lab::app::dispatch(argc, argv);
   } catch (const lab::InputError& err) {
     report(err.what());

@@ -24,7 +24,7 @@ file(MAKE_DIRECTORY "${WORK_DIR}")
 
 # 1. Install this build into a prefix that is not the build tree.
 run("cmake --install" out ${CMAKE_COMMAND} --install "${LAB_BUILD_DIR}" --prefix "${prefix}")
-foreach(file bin/lab lib/liblab_core.so lib/lab_sentencepiece.so lib/lab/plugins/lab_plugin_mha.so
+foreach(file bin/lab lib/liblab_core.so lib/lab_sentencepiece.so libexec/lab/lab_tokenizer_service lib/lab/plugins/lab_plugin_mha.so
     include/lab/plugin.hpp lib/cmake/lab/labConfig.cmake lib/cmake/lab/LabPlugin.cmake)
   if(NOT EXISTS "${prefix}/${file}")
     message(FATAL_ERROR "the install lacks ${file}")

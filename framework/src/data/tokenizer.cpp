@@ -1,121 +1,11 @@
-// lab::Tokenizer on top of SentencePiece, which lives in its own library loaded at run time.
-//
-// Debian's libsentencepiece carries a private copy of protobuf 3.14 and exports its symbols; LibTorch
-// loads the system libprotobuf (3.21). With both in the global symbol scope the process dies while
-// loading (each library's protobuf calls land in the other one). So only the small bridge library
-// lab_sentencepiece.so links SentencePiece, and lab_core opens it with RTLD_LOCAL | RTLD_DEEPBIND so its
-// symbols never mix with LibTorch's.
-//
-// RTLD_DEEPBIND has one catch: inside the bridge, std::cerr binds to libstdc++'s own copy, which is not
-// the initialised one when the program holds a copy relocation of it. SentencePiece writes to std::cerr
-// only to log, so the bridge switches its logging off and reports failures through return values.
-//
-// This file is compiled twice: into lab_core (the Tokenizer class), and with LAB_SENTENCEPIECE_BRIDGE
-// defined into lab_sentencepiece.so (the bridge). The two halves share the table below.
-#include <cstdint>
-#include <string>
-#include <unordered_map>
-#include <vector>
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
-namespace lab {
-
-// Bridge functions; errors come back as text in *error with a false / null result.
-struct SentencePieceBridge {
-  int version;
-  bool (*train)(std::unordered_map<std::string, std::string> args, std::string* error);
-  sentencepiece::SentencePieceProcessor* (*load)(const std::string& model_file, std::string* error);
-  void (*destroy)(sentencepiece::SentencePieceProcessor* processor);
-  bool (*encode)(const sentencepiece::SentencePieceProcessor& processor, const std::string& text,
-                 std::vector<int>* ids, std::string* error);
-  bool (*decode)(const sentencepiece::SentencePieceProcessor& processor, const std::vector<int>& ids,
-                 std::string* text, std::string* error);
-  int (*piece_size)(const sentencepiece::SentencePieceProcessor& processor);
-  int (*eos_id)(const sentencepiece::SentencePieceProcessor& processor);
-};
-
-constexpr int kBridgeVersion = 1;
-constexpr const char* kBridgeEntry = "lab_sentencepiece_bridge";
-constexpr const char* kBridgeFile = "lab_sentencepiece.so";
-
-}  // namespace lab
-
-#ifdef LAB_SENTENCEPIECE_BRIDGE
-
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
-
-namespace {
-
-using sentencepiece::SentencePieceProcessor;
-
-// Above every severity SentencePiece logs at (fatal is 3), so it never touches std::cerr.
-constexpr const char* kQuiet = "4";
-
-bool train(std::unordered_map<std::string, std::string> args, std::string* error) {
-  args["minloglevel"] = kQuiet;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(args);
-  if (!status.ok()) *error = status.ToString();
-  return status.ok();
-}
-
-SentencePieceProcessor* load(const std::string& model_file, std::string* error) {
-  auto* processor = new SentencePieceProcessor();
-  const auto status = processor->Load(model_file);
-  if (status.ok()) return processor;
-  *error = status.ToString();
-  delete processor;
-  return nullptr;
-}
-
-void destroy(SentencePieceProcessor* processor) { delete processor; }
-
-bool encode(const SentencePieceProcessor& processor, const std::string& text, std::vector<int>* ids,
-            std::string* error) {
-  const auto status = processor.Encode(text, ids);
-  if (!status.ok()) *error = status.ToString();
-  return status.ok();
-}
-
-bool decode(const SentencePieceProcessor& processor, const std::vector<int>& ids, std::string* text,
-            std::string* error) {
-  const auto status = processor.Decode(ids, text);
-  if (!status.ok()) *error = status.ToString();
-  return status.ok();
-}
-
-int piece_size(const SentencePieceProcessor& processor) { return processor.GetPieceSize(); }
-int eos_id(const SentencePieceProcessor& processor) { return processor.eos_id(); }
-
-// The trainer's "minloglevel" argument is the one public, version-independent way to set SentencePiece's
-// log level; a call without input sets it and then fails harmlessly.
-void silence_logging() {
-  const std::unordered_map<std::string, std::string> args{{"minloglevel", kQuiet}};
-  sentencepiece::SentencePieceTrainer::Train(args).IgnoreError();
-}
-
-}  // namespace
-
-extern "C" __attribute__((visibility("default"))) const lab::SentencePieceBridge* lab_sentencepiece_bridge() {
-  static const lab::SentencePieceBridge bridge = [] {
-    silence_logging();
-    return lab::SentencePieceBridge{lab::kBridgeVersion, train, load, destroy, encode, decode,
-                                    piece_size,          eos_id};
-  }();
-  return &bridge;
-}
-
-#else  // the Tokenizer class, in lab_core
-
+// lab::Tokenizer: SentencePiece BPE, trained on the training split and cached by a hash of its inputs.
+// SentencePiece itself runs behind sentencepiece_engine.hpp (in this process or in a service process).
 #include "data/tokenizer.hpp"
+#include "data/sentencepiece_engine.hpp"
 #include "util/hash.hpp"
 
 #include <lab/error.hpp>
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -154,37 +44,6 @@ std::map<std::string, std::string> trainer_options(int64_t vocab_size) {
       {"pad_id", "-1"},
       {"num_threads", "2"},
   };
-}
-
-// Where lab_core itself was loaded from: the bridge is installed next to it.
-std::filesystem::path own_directory() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&own_directory), &info) == 0 || info.dli_fname == nullptr) return {};
-  return std::filesystem::path(info.dli_fname).parent_path();
-}
-
-const SentencePieceBridge& open_bridge() {
-  static const SentencePieceBridge* bridge = [] {
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("LAB_SENTENCEPIECE_BRIDGE"); env && *env) candidates.emplace_back(env);
-    const auto dir = own_directory();
-    if (!dir.empty()) candidates.push_back((dir / kBridgeFile).string());
-    candidates.emplace_back(kBridgeFile);  // the dynamic loader's own search path
-    std::string errors;
-    for (const auto& candidate : candidates) {
-      void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-      if (library == nullptr) {
-        errors += std::string(errors.empty() ? "" : "; ") + dlerror();
-        continue;
-      }
-      using Entry = const SentencePieceBridge* (*)();
-      auto entry = reinterpret_cast<Entry>(dlsym(library, kBridgeEntry));
-      if (entry != nullptr && entry()->version == kBridgeVersion) return entry();
-      errors += (errors.empty() ? "" : "; ") + candidate + ": no compatible " + kBridgeEntry;
-    }
-    throw std::runtime_error(std::string("tokenizer: cannot load ") + kBridgeFile + " (" + errors + ")");
-  }();
-  return *bridge;
 }
 
 // Length-prefixed, so ("ab", "c") and ("a", "bc") hash differently.
@@ -306,7 +165,7 @@ Tokenizer Tokenizer::train_or_load(const std::vector<std::string>& texts, int64_
   args["input"] = scratch + ".txt";
   args["model_prefix"] = scratch;
   std::string message;
-  if (!open_bridge().train(args, &message))
+  if (!sentencepiece_engine().train(args, &message))
     throw InputError(explain_failure(message, vocab_size, lines, count_overlong_lines(texts)));
 
   std::filesystem::rename(scratch + ".model", model_file, error);
@@ -315,13 +174,12 @@ Tokenizer Tokenizer::train_or_load(const std::vector<std::string>& texts, int64_
 }
 
 Tokenizer Tokenizer::load(const std::filesystem::path& model_file) {
-  const SentencePieceBridge& bridge = open_bridge();
   std::string message;
-  sentencepiece::SentencePieceProcessor* processor = bridge.load(model_file.string(), &message);
-  if (processor == nullptr)
+  auto model = sentencepiece_engine().load(model_file.string(), &message);
+  if (model == nullptr)
     throw InputError("tokenizer: cannot load model " + model_file.string() + ": " + message);
   Tokenizer tokenizer;
-  tokenizer.processor_.reset(processor, bridge.destroy);
+  tokenizer.model_ = std::move(model);
   tokenizer.model_path_ = model_file;
   if (tokenizer.eos_id() < 0)
     throw InputError("tokenizer: model " + model_file.string() + " has no end-of-sequence piece");
@@ -331,22 +189,19 @@ Tokenizer Tokenizer::load(const std::filesystem::path& model_file) {
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   std::vector<int> ids;
   std::string message;
-  if (!open_bridge().encode(*processor_, text, &ids, &message))
-    throw std::runtime_error("tokenizer: encode failed: " + message);
+  if (!model_->encode(text, &ids, &message)) throw std::runtime_error("tokenizer: encode failed: " + message);
   return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   std::string text, message;
-  if (!open_bridge().decode(*processor_, std::vector<int>(ids.begin(), ids.end()), &text, &message))
+  if (!model_->decode(std::vector<int>(ids.begin(), ids.end()), &text, &message))
     throw std::runtime_error("tokenizer: decode failed: " + message);
   return text;
 }
 
-int64_t Tokenizer::vocab_size() const { return open_bridge().piece_size(*processor_); }
+int64_t Tokenizer::vocab_size() const { return model_->piece_size(); }
 
-int32_t Tokenizer::eos_id() const { return open_bridge().eos_id(*processor_); }
+int32_t Tokenizer::eos_id() const { return model_->eos_id(); }
 
 }  // namespace lab
-
-#endif  // LAB_SENTENCEPIECE_BRIDGE

@@ -7,11 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
 namespace lab {
+
+class SentencePieceModel;
 
 class Tokenizer {
  public:
@@ -29,7 +27,7 @@ class Tokenizer {
   const std::filesystem::path& model_path() const { return model_path_; }
 
  private:
-  std::shared_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  std::shared_ptr<const SentencePieceModel> model_;
   std::filesystem::path model_path_;
 };
 
