@@ -100,6 +100,11 @@ class BatchSource {
   std::optional<Corpus> corpus_;
 };
 
+// The side of the peak GEMM: as asked, or large enough to reach the device's rate.
+int64_t peak_side(const BenchmarkOptions& options, const torch::Device& device) {
+  return options.peak_size > 0 ? options.peak_size : (device.is_cuda() ? 8192 : 2048);
+}
+
 }  // namespace
 
 double measure_gemm_peak(const torch::Device& device, int64_t n, bool bf16) {
@@ -121,113 +126,209 @@ double measure_gemm_peak(const torch::Device& device, int64_t n, bool bf16) {
   return best;
 }
 
-BenchmarkResult run_benchmark(const Config& config_in, const BenchmarkOptions& options) {
-  if (options.steps < 1) throw InputError("--steps must be at least 1");
-  if (options.warmup_steps < 0) throw InputError("--warmup must not be negative");
-  Config config = config_in;
-  const TrainConfig& tc = config.train;
-  if (tc.threads > 0) at::set_num_threads(static_cast<int>(tc.threads));
-  const torch::Device device = pick_device(tc.device);
-  BatchSource batches(config, options.corpus_data);
-  config.dims.vocab_size = batches.vocab_size();
+MedianSpread median_spread(std::vector<double> values) {
+  if (values.empty()) return {};
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  const double median = n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+  return {median, median > 0 ? (values.back() - values.front()) / median : 0.0};
+}
 
-  torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  LanguageModel model(config);
-  model->initialize(config.init_std);
-  model->to(device);
-  std::vector<NamedParameter> named;
-  for (auto& p : model->named_parameters()) named.emplace_back(p.key(), p.value());
-  auto optimizer = make_optimizer(tc.optimizer, named);
-  optimizer->set_lr_factor(1.0);
-  model->train();
-
-  BenchmarkResult r;
-  r.device = device.str();
-  r.threads = at::get_num_threads();
-  r.batch_size = tc.batch_size;
-  r.seq_len = config.dims.seq_len;
-  r.accum_steps = tc.accum_steps;
-  r.steps = options.steps;
-  r.vocab_size = config.dims.vocab_size;
-  const ParameterCounts counts = count_parameters(*model, config.dims.n_experts, config.dims.top_k);
-  r.parameters = counts.total;
-  r.active_parameters = counts.active;
-  r.flops_per_token = model_flops_per_token(*model, config.dims).training;
-  r.peak_size = options.peak_size > 0 ? options.peak_size : (device.is_cuda() ? 8192 : 2048);
-  r.peak_gflops = measure_gemm_peak(device, r.peak_size, options.bf16 && device.is_cuda());
-
-  PhaseSeconds total;
-  // Host clocks time components only where operations are synchronous.
-  ComponentClock clock;
-  const bool time_components = device.is_cpu();
-  double timed_seconds = 0;
-  r.step_seconds_min = 1e300;
-  const int64_t traced = options.trace_file.empty() ? 0 : 1;
-  for (int64_t step = 0; step < options.warmup_steps + options.steps + traced; ++step) {
-    const bool timed = step >= options.warmup_steps && step < options.warmup_steps + options.steps;
-    // The traced step comes after the timed ones: the profiler's own cost stays out of the figures.
-    std::optional<torch::autograd::profiler::RecordProfile> trace;
-    if (!timed && step >= options.warmup_steps) trace.emplace(options.trace_file);
-    PhaseSeconds phase;
-    ComponentClock* step_clock = timed && time_components ? &clock : nullptr;
-    model->set_component_clock(step_clock);
-    sync(device);
-    const auto step_start = Clock::now();
-    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
-    for (int64_t micro = 0; micro < tc.accum_steps; ++micro) {
-      auto t0 = Clock::now();
-      Batch batch = batches.next(step, micro);
-      auto inputs = batch.inputs.to(device), targets = batch.targets.to(device);
-      sync(device);
-      auto t1 = Clock::now();
-      torch::Tensor loss;
-      std::string first_backward;
-      {
-        Bf16Autocast autocast(device, options.bf16);
-        ForwardState state;
-        TrainingLoss lm = training_loss(model, inputs, targets, state, step_clock);
-        loss = lm.value;
-        first_backward = lm.backward_starts;
-        for (const auto& [name, aux] : state.aux_losses) loss = loss + aux;
-      }
-      sync(device);
-      auto t2 = Clock::now();
-      if (step_clock) step_clock->opened(first_backward);
-      (loss / static_cast<double>(tc.accum_steps)).backward();
-      sync(device);
-      auto t3 = Clock::now();
-      phase.data += std::chrono::duration<double>(t1 - t0).count();
-      phase.forward += std::chrono::duration<double>(t2 - t1).count();
-      phase.backward += std::chrono::duration<double>(t3 - t2).count();
-    }
-    auto t4 = Clock::now();
-    apply_update(model, *optimizer, tc.grad_clip);
-    sync(device);
-    phase.optimizer = seconds_since(t4);
-    const double seconds = seconds_since(step_start);
-    if (!timed) continue;
-    timed_seconds += seconds;
-    r.step_seconds_min = std::min(r.step_seconds_min, seconds);
-    total.data += phase.data;
-    total.forward += phase.forward;
-    total.backward += phase.backward;
-    total.optimizer += phase.optimizer;
+std::vector<int> interleaved_order(int64_t rounds) {
+  std::vector<int> order;
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int first = static_cast<int>(round % 2);
+    order.push_back(first);
+    order.push_back(1 - first);
   }
+  return order;
+}
+
+struct BenchmarkRun::State {
+  State(const Config& config_in, const BenchmarkOptions& options_in)
+      : config(config_in),
+        options(options_in),
+        threads(apply_thread_count(config_in.train.threads)),
+        device(pick_device(config_in.train.device)),
+        batches(config, options_in.corpus_data) {
+    config.dims.vocab_size = batches.vocab_size();
+    torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+    model = LanguageModel(config);
+    model->initialize(config.init_std);
+    model->to(device);
+    std::vector<NamedParameter> named;
+    for (auto& p : model->named_parameters()) named.emplace_back(p.key(), p.value());
+    optimizer = make_optimizer(config.train.optimizer, named);
+    optimizer->set_lr_factor(1.0);
+    model->train();
+    counts = count_parameters(*model, config.dims.n_experts, config.dims.top_k);
+    flops_per_token = model_flops_per_token(*model, config.dims).training;
+  }
+
+  // Sets the recipe's thread count (when it has one) and returns the count steps run with.
+  static int apply_thread_count(int64_t wanted) {
+    if (wanted > 0) at::set_num_threads(static_cast<int>(wanted));
+    return at::get_num_threads();
+  }
+
+  PhaseSeconds micro_step(int64_t micro, ComponentClock* clock);
+  double step(bool timed);
+
+  Config config;
+  BenchmarkOptions options;
+  int threads;
+  torch::Device device;
+  BatchSource batches;
+  LanguageModel model{nullptr};
+  std::unique_ptr<Optimizer> optimizer;
+  ParameterCounts counts;
+  double flops_per_token = 0;
+  ComponentClock clock;  // host clocks time components only where operations are synchronous
+  int64_t next_step = 0;
+  std::vector<double> timed_seconds;
+  PhaseSeconds timed_phases;  // summed over the timed steps
+};
+
+// One micro-batch's data, forward and backward; the optimizer phase stays 0.
+PhaseSeconds BenchmarkRun::State::micro_step(int64_t micro, ComponentClock* step_clock) {
+  auto t0 = Clock::now();
+  Batch batch = batches.next(next_step, micro);
+  auto inputs = batch.inputs.to(device), targets = batch.targets.to(device);
+  sync(device);
+  auto t1 = Clock::now();
+  torch::Tensor loss;
+  std::string first_backward;
+  {
+    Bf16Autocast autocast(device, options.bf16);
+    ForwardState state;
+    TrainingLoss lm = training_loss(model, inputs, targets, state, step_clock);
+    loss = lm.value;
+    first_backward = lm.backward_starts;
+    for (const auto& [name, aux] : state.aux_losses) loss = loss + aux;
+  }
+  sync(device);
+  auto t2 = Clock::now();
+  if (step_clock) step_clock->opened(first_backward);
+  (loss / static_cast<double>(config.train.accum_steps)).backward();
+  sync(device);
+  auto t3 = Clock::now();
+  using Seconds = std::chrono::duration<double>;
+  return {Seconds(t1 - t0).count(), Seconds(t2 - t1).count(), Seconds(t3 - t2).count(), 0};
+}
+
+// One training step; a timed one adds its phases and components to the run's totals.
+double BenchmarkRun::State::step(bool timed) {
+  ComponentClock* step_clock = timed && device.is_cpu() ? &clock : nullptr;
+  model->set_component_clock(step_clock);
+  sync(device);
+  const auto start = Clock::now();
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  PhaseSeconds phase;
+  for (int64_t micro = 0; micro < config.train.accum_steps; ++micro) {
+    const PhaseSeconds m = micro_step(micro, step_clock);
+    phase.data += m.data;
+    phase.forward += m.forward;
+    phase.backward += m.backward;
+  }
+  const auto update_start = Clock::now();
+  apply_update(model, *optimizer, config.train.grad_clip);
+  sync(device);
+  phase.optimizer = seconds_since(update_start);
+  const double seconds = seconds_since(start);
   model->set_component_clock(nullptr);
-  const double n = static_cast<double>(options.steps);
-  for (const auto& [name, span] : clock.spans())
+  ++next_step;
+  if (timed) {
+    timed_seconds.push_back(seconds);
+    timed_phases.data += phase.data;
+    timed_phases.forward += phase.forward;
+    timed_phases.backward += phase.backward;
+    timed_phases.optimizer += phase.optimizer;
+  }
+  return seconds;
+}
+
+BenchmarkRun::BenchmarkRun(const Config& config, const BenchmarkOptions& options) {
+  if (options.warmup_steps < 0) throw InputError("--warmup must not be negative");
+  state_ = std::make_unique<State>(config, options);
+  for (int64_t s = 0; s < options.warmup_steps; ++s) state_->step(false);
+}
+
+BenchmarkRun::~BenchmarkRun() = default;
+
+std::vector<double> BenchmarkRun::time_steps(int64_t n) {
+  if (n < 1) throw InputError("--steps must be at least 1");
+  // Another run in the same process may have set a different thread count.
+  if (at::get_num_threads() != state_->threads) at::set_num_threads(state_->threads);
+  std::vector<double> seconds;
+  for (int64_t s = 0; s < n; ++s) seconds.push_back(state_->step(true));
+  return seconds;
+}
+
+void BenchmarkRun::trace_step(const std::string& file) {
+  torch::autograd::profiler::RecordProfile trace(file);
+  state_->step(false);
+}
+
+double BenchmarkRun::measure_peak() const {
+  const torch::Device& d = state_->device;
+  return measure_gemm_peak(d, peak_side(state_->options, d), state_->options.bf16 && d.is_cuda());
+}
+
+const torch::Device& BenchmarkRun::device() const { return state_->device; }
+
+double BenchmarkRun::tokens_per_step() const {
+  const Config& c = state_->config;
+  return static_cast<double>(c.train.batch_size * c.train.accum_steps * c.dims.seq_len);
+}
+
+BenchmarkResult BenchmarkRun::result(double peak_gflops) const {
+  const State& s = *state_;
+  const TrainConfig& tc = s.config.train;
+  BenchmarkResult r;
+  r.device = s.device.str();
+  r.threads = s.threads;
+  r.batch_size = tc.batch_size;
+  r.seq_len = s.config.dims.seq_len;
+  r.accum_steps = tc.accum_steps;
+  r.steps = static_cast<int64_t>(s.timed_seconds.size());
+  r.vocab_size = s.config.dims.vocab_size;
+  r.parameters = s.counts.total;
+  r.active_parameters = s.counts.active;
+  r.flops_per_token = s.flops_per_token;
+  r.peak_size = peak_side(s.options, s.device);
+  r.peak_gflops = peak_gflops;
+  if (s.timed_seconds.empty()) return r;
+
+  const double n = static_cast<double>(r.steps);
+  for (const auto& [name, span] : s.clock.spans())
     r.components[name] = ComponentTimes{span.forward_ms / n, span.backward_ms / n};
-  r.step_seconds_mean = timed_seconds / n;
-  r.phases = {total.data / n, total.forward / n, total.backward / n, total.optimizer / n};
-  const double tokens_per_step = static_cast<double>(tc.batch_size * tc.accum_steps * config.dims.seq_len);
-  r.tokens_per_s = tokens_per_step / r.step_seconds_mean;
-  r.tokens_per_s_best = tokens_per_step / r.step_seconds_min;
+  const PhaseSeconds& p = s.timed_phases;
+  r.phases = {p.data / n, p.forward / n, p.backward / n, p.optimizer / n};
+  double total = 0;
+  for (double t : s.timed_seconds) total += t;
+  r.step_seconds_mean = total / n;
+  r.step_seconds_min = *std::min_element(s.timed_seconds.begin(), s.timed_seconds.end());
+  const MedianSpread steps = median_spread(s.timed_seconds);
+  r.step_seconds_median = steps.median;
+  r.step_spread = steps.spread;
+  const double tokens = tokens_per_step();
+  r.tokens_per_s = tokens / r.step_seconds_mean;
+  r.tokens_per_s_median = tokens / r.step_seconds_median;
+  r.tokens_per_s_best = tokens / r.step_seconds_min;
   r.attained_gflops = r.flops_per_token * r.tokens_per_s / 1e9;
-  // Under load the GEMM rate varies: the better of the two measurements bounds what the step could get.
-  r.peak_gflops =
-      std::max(r.peak_gflops, measure_gemm_peak(device, r.peak_size, options.bf16 && device.is_cuda()));
-  r.mfu = r.peak_gflops > 0 ? r.attained_gflops / r.peak_gflops : 0;
+  r.mfu = peak_gflops > 0 ? r.attained_gflops / peak_gflops : 0;
   return r;
+}
+
+BenchmarkResult run_benchmark(const Config& config, const BenchmarkOptions& options) {
+  if (options.steps < 1) throw InputError("--steps must be at least 1");
+  BenchmarkRun run(config, options);
+  const double before = run.measure_peak();
+  run.time_steps(options.steps);
+  // The traced step comes after the timed ones: the profiler's own cost stays out of the figures.
+  if (!options.trace_file.empty()) run.trace_step(options.trace_file);
+  // Under load the GEMM rate varies: the better of the two measurements bounds what the step could get.
+  return run.result(std::max(before, run.measure_peak()));
 }
 
 }  // namespace lab
