@@ -108,7 +108,10 @@ std::pair<std::string, std::string> position_tables(OnnxGraph& g, const Rope& ro
                                                     int64_t axis) {
   const int64_t length = g.max_seq_len();
   const std::string key = "rope" + std::to_string(reinterpret_cast<uintptr_t>(&rope));
-  auto [cos, sin] = rope.tables(length, torch::kCPU);
+  // Named tensors, not a structured binding: the lambdas below capture them, which C++17 allows only
+  // for variables (clang rejects capturing a binding).
+  torch::Tensor cos, sin;
+  std::tie(cos, sin) = rope.tables(length, torch::kCPU);
   // A stored table serves every shorter sequence only if shorter sequences get its first rows.
   for (int64_t shorter : {int64_t{2}, length / 2, length - 1}) {
     if (shorter < 2 || shorter >= length) continue;
