@@ -57,7 +57,9 @@ SafeTensors read_safetensors(const fs::path& file) {
   const size_t data_len = bytes.size() - data_start;
 
   SafeTensors out;
-  for (const auto& [name, entry] : header.items()) {
+  for (const auto& item : header.items()) {
+    const std::string& name = item.key();  // a plain reference: lambdas below capture it
+    const auto& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) throw fail("__metadata__ is not an object");
       for (const auto& [k, v] : entry.items())
