@@ -8,6 +8,17 @@
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 
+# Inside lab's own build a plugin (hidden visibility) reuses one precompiled LibTorch header: lab_core's
+# with GCC; with clang, which refuses a header precompiled under another default visibility,
+# lab_plugin_pch's (framework/CMakeLists.txt).
+function(lab_reuse_plugin_pch target)
+  if(TARGET lab_plugin_pch)
+    target_precompile_headers(${target} REUSE_FROM lab_plugin_pch)
+  elseif(TARGET lab_core AND NOT LAB_NO_PCH)
+    target_precompile_headers(${target} REUSE_FROM lab_core)
+  endif()
+endfunction()
+
 function(lab_add_plugin name)
   cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
   if(NOT name MATCHES "^[A-Za-z0-9_]+$")
@@ -36,10 +47,7 @@ function(lab_add_plugin name)
     CXX_VISIBILITY_PRESET hidden
     # An installed plugin keeps finding a LibTorch outside the system paths.
     INSTALL_RPATH_USE_LINK_PATH ON)
-  # Inside lab's own build every plugin reuses lab_core's precompiled LibTorch header.
-  if(TARGET lab_core AND NOT LAB_NO_PCH)
-    target_precompile_headers(${target} REUSE_FROM lab_core)
-  endif()
+  lab_reuse_plugin_pch(${target})
   set_property(GLOBAL APPEND PROPERTY LAB_PLUGIN_TARGETS ${target})
   install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/lab/plugins)
 endfunction()
