@@ -345,8 +345,10 @@ class Resolver {
       stage.groups = {"all"};
       t.stages.push_back(stage);
     }
+    // Saturating: stages whose steps are out of range are already problems, and must not overflow here.
     t.steps = 0;
-    for (const auto& s : t.stages) t.steps += s.steps;
+    constexpr int64_t kMaxSteps = std::numeric_limits<int64_t>::max();
+    for (const auto& s : t.stages) t.steps += std::min(std::max<int64_t>(s.steps, 0), kMaxSteps - t.steps);
     set_resolved("train.steps", Value::of(t.steps), source_of("train.steps"));
   }
 
