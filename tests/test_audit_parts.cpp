@@ -98,6 +98,7 @@ TEST(AuditCompare, VariantsCarryEpochsAndTheirWorstVerdict) {
       << md;
   EXPECT_NE(md.find("- **old** (unaudited)"), std::string::npos) << md;
   EXPECT_EQ(md.find("- **baseline**"), std::string::npos) << md;
-  for (const auto& v : comparison_json(c)["variants"])
+  const auto json = comparison_json(c);  // kept: a range over a temporary's member would dangle
+  for (const auto& v : json["variants"])
     if (v["name"] == "leaky") EXPECT_TRUE(v["audit"] == "FAIL" && v["flagged"].get<bool>()) << v.dump();
 }
