@@ -14,6 +14,20 @@
 namespace lab {
 namespace {
 
+// ASan's runtime aborts a dlopen with RTLD_DEEPBIND, so sanitized builds use the service.
+constexpr bool kAddressSanitizer =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
 const SentencePieceBridge& open_bridge() {
   static const SentencePieceBridge* bridge = [] {
     std::vector<std::string> candidates;
@@ -73,20 +87,6 @@ class BridgeEngine : public SentencePieceEngine {
   const SentencePieceBridge& bridge_;
 };
 
-// ASan's runtime aborts a dlopen with RTLD_DEEPBIND, so sanitized builds use the service.
-constexpr bool kAddressSanitizer =
-#if defined(__SANITIZE_ADDRESS__)
-    true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    true;
-#else
-    false;
-#endif
-#else
-    false;
-#endif
-
 std::unique_ptr<SentencePieceEngine> make_chosen_engine() {
   if (tokenizer_choice() == "process") return make_service_engine();
   return make_in_process_engine();
@@ -99,6 +99,10 @@ std::string tokenizer_choice() {
   const std::string choice = env && *env ? env : (kAddressSanitizer ? "process" : "in-process");
   if (choice != "in-process" && choice != "process")
     throw InputError("LAB_TOKENIZER: '" + choice + "' is not a tokenizer engine; use in-process or process");
+  if (choice == "in-process" && !in_process_tokenizer_available())
+    throw InputError(
+        "LAB_TOKENIZER: in-process is not available in a build with AddressSanitizer, which refuses "
+        "the RTLD_DEEPBIND it needs; use process");
   return choice;
 }
 
@@ -109,7 +113,13 @@ std::filesystem::path lab_core_directory() {
   return std::filesystem::path(info.dli_fname).parent_path();
 }
 
-std::unique_ptr<SentencePieceEngine> make_in_process_engine() { return std::make_unique<BridgeEngine>(); }
+bool in_process_tokenizer_available() { return !kAddressSanitizer; }
+
+std::unique_ptr<SentencePieceEngine> make_in_process_engine() {
+  if (!in_process_tokenizer_available())
+    throw std::runtime_error("the in-process tokenizer needs RTLD_DEEPBIND, which AddressSanitizer refuses");
+  return std::make_unique<BridgeEngine>();
+}
 
 SentencePieceEngine& sentencepiece_engine() {
   static const std::unique_ptr<SentencePieceEngine> engine = make_chosen_engine();

@@ -44,6 +44,9 @@ std::string tokenizer_choice();
 // The engine LAB_TOKENIZER chooses, made on first use and kept for the process.
 SentencePieceEngine& sentencepiece_engine();
 
+// False in AddressSanitizer builds: its runtime refuses the RTLD_DEEPBIND the in-process engine needs.
+bool in_process_tokenizer_available();
+
 // Each kind on its own (the tests compare them). Both throw std::runtime_error when their library or
 // program cannot be found or started.
 std::unique_ptr<SentencePieceEngine> make_in_process_engine();
