@@ -48,7 +48,7 @@ void read_file(const lab::DataFile& file, const std::string& field, std::vector<
     nlohmann::json record;
     try {
       record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse errors and out-of-range numbers
       throw lab::InputError(where + "invalid JSON: " + short_message(e.what()));
     }
     if (!record.is_object())
