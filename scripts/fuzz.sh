@@ -14,6 +14,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(recipe safetensors jsonl text)
 
 build=build-sanitize
+LAB_CLANG=1 SETUP_ONLY=1 scripts/setup.sh  # lab's build dependencies, clang 14 and libFuzzer
 if [ ! -f "$build/CMakeCache.txt" ]; then cmake --preset sanitize >/dev/null; fi
 cmake --build "$build" -j2 --target $(printf 'lab_fuzz_%s ' "${targets[@]}") lab_plugins
 

@@ -4,17 +4,7 @@
 # runs the whole test suite under it. Extra arguments go to ctest, e.g. scripts/sanitize.sh -R Tokenizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SETUP_ONLY=1 scripts/setup.sh  # lab's build dependencies
-missing=()
-for p in clang-14 libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+LAB_CLANG=1 SETUP_ONLY=1 scripts/setup.sh  # lab's build dependencies, clang 14 and libFuzzer
 [ -f build-sanitize/CMakeCache.txt ] || cmake --preset sanitize >/dev/null
 cmake --build --preset sanitize
 if [ -z "${OPENBLAS_CORETYPE+set}" ]; then

@@ -15,6 +15,8 @@ packages=($(grep -v '^#' scripts/build-packages.txt))
 # browser the HTML report is tested in.
 packages+=(protobuf-compiler python3-crc32c python3-onnx chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# LAB_CLANG=1: clang 14 and libFuzzer, for the sanitize preset (scripts/sanitize.sh, scripts/fuzz.sh).
+[ "${LAB_CLANG:-0}" = "1" ] && packages+=(clang-14 libclang-rt-14-dev)
 if [ "${LAB_CUDA:-0}" = "1" ]; then
   if [ "$codename" = "trixie" ]; then
     # libtorch-cuda-dev conflicts with (and replaces) the CPU libtorch-dev, and its Gloo is the CUDA
