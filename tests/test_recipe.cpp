@@ -35,6 +35,27 @@ Config resolve_file(const std::string& name, const std::vector<std::string>& set
 
 }  // namespace
 
+TEST(Recipe, TrainStepsBesideStagesIsIgnoredWithAWarningUnlessInheritedOrTheirTotal) {
+  PluginRegistry registry;
+  testing::internal::CaptureStderr();
+  Config c = resolve_file("child.toml", {}, registry);  // base.toml's train.steps = 5: replaced
+  EXPECT_EQ(testing::internal::GetCapturedStderr().find("train.steps"), std::string::npos);
+  EXPECT_EQ(c.train.steps, 7);
+
+  testing::internal::CaptureStderr();
+  c = resolve_file("child.toml", {"train.steps=50"}, registry);
+  const std::string warning = testing::internal::GetCapturedStderr();
+  EXPECT_NE(warning.find("lab: warning: train.steps = 50 (--set) is ignored: [[train.stages]] give the steps "
+                         "(7 in all)"),
+            std::string::npos)
+      << warning;
+  EXPECT_EQ(c.train.steps, 7);
+
+  testing::internal::CaptureStderr();
+  resolve_file("child.toml", {"train.steps=7"}, registry);  // as recipe.resolved.toml has it
+  EXPECT_EQ(testing::internal::GetCapturedStderr().find("train.steps"), std::string::npos);
+}
+
 TEST(Recipe, ExtendsOverridesKeysAndReplacesStagesWhole) {
   PluginRegistry registry;
   Config c = resolve_file("child.toml", {}, registry);

@@ -349,6 +349,17 @@ class Resolver {
     t.steps = 0;
     constexpr int64_t kMaxSteps = std::numeric_limits<int64_t>::max();
     for (const auto& s : t.stages) t.steps += std::min(std::max<int64_t>(s.steps, 0), kMaxSteps - t.steps);
+    // A train.steps beside [[train.stages]] (often a --set meant to shorten a run) changes nothing. Not
+    // warned: one inherited from a base the stages replace, and the stages' total that a
+    // recipe.resolved.toml carries.
+    const Entry* steps = recipe_.find("train.steps");
+    std::error_code ignored;
+    const bool own = steps && (steps->where.file == "--set" ||
+                               std::filesystem::equivalent(steps->where.file, recipe_.file(), ignored));
+    if (stages_given_ && own && steps->value.type == ValueType::Int && steps->value.i != t.steps)
+      std::cerr << "lab: warning: train.steps = " << steps->value.i << " (" << steps->where.str()
+                << ") is ignored: [[train.stages]] give the steps (" << t.steps
+                << " in all); set train.stages.N.steps instead\n";
     set_resolved("train.steps", Value::of(t.steps), source_of("train.steps"));
   }
 
