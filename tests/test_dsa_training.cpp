@@ -124,3 +124,18 @@ TEST(DsaStages, WarmupStageChangesOnlyIndexerParametersAndLogsStatistics) {
   EXPECT_GT(recall, 0.0);
   EXPECT_LE(recall, 1.0 + 1e-9);
 }
+
+// bf16 autocast on CPU through the real program: the indexer's key norm and its selection (worker
+// threads inherit autocast) once failed with LibTorch's "expected scalar type" text.
+TEST(DsaTraining, BenchesInBf16AutocastOnCpu) {
+  const std::string recipe = std::string(LAB_TEST_DATA_DIR) + "/recipes/base.toml";
+  std::string sets;
+  for (const auto& s : kDsaModel) sets += " --set " + s;
+  const lab::test::Outcome o = lab::test::run_lab(
+      "bench " + recipe + sets + " --precision bf16 --steps 2 --warmup 1 --peak-size 128 --json", false);
+  if (o.code == 2 && o.output.find("bf16") != std::string::npos)
+    GTEST_SKIP() << "this processor has no bf16 path: " << o.output;
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto j = nlohmann::json::parse(o.output);
+  EXPECT_GT(j.at("tokens_per_s").get<double>(), 0) << o.output;
+}

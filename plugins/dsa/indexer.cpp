@@ -3,6 +3,7 @@
 #include <lab/reference_attention.hpp>
 
 #include <ATen/Parallel.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <algorithm>
 #include <array>
@@ -70,7 +71,12 @@ IndexerImpl::IndexerImpl(int64_t d_model, int64_t heads, int64_t dim, int64_t ro
 IndexerHeads IndexerImpl::project(const torch::Tensor& x) {
   const int64_t b = x.size(0), t = x.size(1);
   auto q = wq_->forward(x).view({b, t, heads_, dim_});
-  auto k = k_norm_->forward(wk_->forward(x));
+  // The norm runs in its parameters' type: under CPU autocast the projection comes out in bf16 while
+  // they stay fp32, which LibTorch's CPU layer_norm refuses to mix.
+  const auto k_projected = wk_->forward(x);
+  const auto norm_type =
+      k_norm_->weight.defined() ? k_norm_->weight.scalar_type() : k_projected.scalar_type();
+  auto k = k_norm_->forward(k_projected.to(norm_type)).to(k_projected.scalar_type());
   if (rope_dim_ > 0) {
     TORCH_CHECK(rope_, "dsa: the indexer has no RoPE; the model hands it the RoPE slot's (use_rope)");
     // Rotary part first (DeepSeek-V3.2 indexer), positions 0..T-1, the attention's frequency table.
@@ -204,13 +210,17 @@ torch::Tensor select_keys_cpu(const IndexerHeads& h, int64_t width, PickedScores
     picked->products = torch::empty({batch, t, width, heads}, options);
   }
   // Detached: the products below run on worker threads, where the caller's no-grad guard does not reach.
-  auto q = h.q.detach().contiguous(), k = h.k.detach().contiguous(), w = h.w.detach().contiguous();
+  // Under autocast the parts can differ (bf16 projections, fp32 after the RoPE tables): q's type for all.
+  auto q = h.q.detach().contiguous(), k = h.k.detach().to(q.scalar_type()).contiguous(),
+       w = h.w.detach().to(q.scalar_type()).contiguous();
   auto key_scale =
       h.k_scale.defined() ? h.k_scale.detach().to(q.scalar_type()).contiguous() : torch::Tensor();
   const int64_t runs = (t + kSelectRows - 1) / kSelectRows;
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "dsa_select_keys", [&] {
     at::parallel_for(0, batch * runs, 1, [&](int64_t begin, int64_t end) {
       torch::NoGradGuard no_grad;
+      // The workers inherit the caller's autocast, which would turn the scores' product into bf16.
+      c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / runs, t0 = (task % runs) * kSelectRows, t1 = std::min(t, t0 + kSelectRows);
         select_rows(q[b], k[b], w[b].data_ptr<scalar_t>(),
