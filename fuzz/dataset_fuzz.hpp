@@ -16,7 +16,7 @@
 
 namespace lab::fuzz {
 
-inline const PluginDescriptor& dataset_plugin(const std::string& name) {
+inline const PluginDescriptor& dataset_plugin(const char* name) {
   static PluginRegistry* registry = [] {
     auto* loaded = new PluginRegistry();  // plugins stay loaded to the end
     loaded->load_directories({std::filesystem::path(LAB_BUILD_DIR) / "plugins"});
