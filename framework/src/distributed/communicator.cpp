@@ -60,6 +60,10 @@ Communicator::Communicator(const World& world, const torch::Device& device, std:
   store_options.numWorkers = static_cast<std::size_t>(world.size);
   store_options.waitWorkers = true;
   store_options.timeout = timeout;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  // LibTorch 2.4 made the libuv store the default; Debian's LibTorch is built without libuv.
+  store_options.useLibUV = false;
+#endif
   try {
     group_->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
   } catch (const std::exception& err) {
