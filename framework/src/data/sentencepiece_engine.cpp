@@ -14,20 +14,6 @@
 namespace lab {
 namespace {
 
-// ASan's runtime aborts a dlopen with RTLD_DEEPBIND, so sanitized builds use the service.
-constexpr bool kAddressSanitizer =
-#if defined(__SANITIZE_ADDRESS__)
-    true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    true;
-#else
-    false;
-#endif
-#else
-    false;
-#endif
-
 const SentencePieceBridge& open_bridge() {
   static const SentencePieceBridge* bridge = [] {
     std::vector<std::string> candidates;
@@ -86,6 +72,20 @@ class BridgeEngine : public SentencePieceEngine {
  private:
   const SentencePieceBridge& bridge_;
 };
+
+// ASan's runtime aborts a dlopen with RTLD_DEEPBIND, so sanitized builds use the service.
+constexpr bool kAddressSanitizer =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
 
 std::unique_ptr<SentencePieceEngine> make_chosen_engine() {
   if (tokenizer_choice() == "process") return make_service_engine();
